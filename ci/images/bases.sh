@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Build the local stand-ins for the public base images (no registry is reachable here):
+#   $PYTHON_BASE  a Debian 12 rootfs with Python 3.11 (stands in for python:3.11-slim)
+#   $ALPINE_BASE  a static busybox with its applets (stands in for alpine)
+# Both are imported into podman. The host's CA bundle goes into the Python base only, so pip
+# inside `podman build` trusts this network's TLS-inspecting egress; the Dockerfiles stay standard.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=../versions.env
+. "$root/ci/versions.env"
+
+exists() { podman image exists "$1"; }
+
+if ! exists "$ALPINE_BASE"; then
+  dir=$(mktemp -d)
+  mkdir -p "$dir"/{bin,etc,tmp,root} && chmod 1777 "$dir/tmp"
+  cp /bin/busybox "$dir/bin/busybox"
+  for a in $("$dir/bin/busybox" --list); do [ -e "$dir/bin/$a" ] || ln -s busybox "$dir/bin/$a"; done
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$dir/etc/passwd"
+  printf 'root:x:0:\nnobody:x:65534:\n' > "$dir/etc/group"
+  tar -C "$dir" -c . | podman import --change 'ENV PATH=/bin' --change 'CMD ["/bin/sh"]' - "$ALPINE_BASE" >/dev/null
+  rm -rf "$dir"
+  echo "built $ALPINE_BASE"
+fi
+
+if ! exists "$PYTHON_BASE"; then
+  dir=$(mktemp -d)
+  debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
+    bookworm "$dir" http://deb.debian.org/debian >/dev/null
+  cp /usr/local/share/ca-certificates/* "$dir/usr/local/share/ca-certificates/" 2>/dev/null || true
+  cp /etc/ssl/certs/ca-certificates.crt "$dir/etc/ssl/certs/ca-certificates.crt"
+  chroot "$dir" update-ca-certificates >/dev/null 2>&1 || true
+  rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/lib/apt/lists/*
+  tar -C "$dir" -c . | podman import \
+    --change 'ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt' \
+    --change 'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt' \
+    --change 'ENV LANG=C.UTF-8' \
+    --change 'CMD ["python3"]' - "$PYTHON_BASE" >/dev/null
+  rm -rf "$dir"
+  echo "built $PYTHON_BASE"
+fi

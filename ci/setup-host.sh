@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Host packages and container-runtime settings every other ci/ script relies on (Debian 12,
+# root). Idempotent: a second run only checks. See shared notes on containers for the why.
+set -euo pipefail
+
+pkgs=(podman buildah runc containerd debootstrap busybox-static catatonit dash conntrack
+      containernetworking-plugins iptables iproute2 wrk python3.11-doc uidmap)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# podman: runc (crun refuses hybrid cgroups), cgroupfs, ulimits within this VM's hard limits.
+conf=/etc/containers/containers.conf
+marker="# faq-engine settings"
+if ! grep -qF "$marker" "$conf" 2>/dev/null; then
+  mkdir -p /etc/containers
+  cat >> "$conf" <<CONF
+$marker
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
+
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+CONF
+fi
+echo "host ready: podman $(podman --version | awk '{print $3}')"
