@@ -1,0 +1,413 @@
+#!/usr/bin/env python3
+"""Bump the image tags or digests the Helm chart deploys, and the chart's own version.
+
+Usage (run from the repository root; `ci/bump-tags` is the executable wrapper):
+
+    ci/bump-tags [--app-tag T | --app-digest D] [--model-tag T | --model-digest D]
+                 [--chart-bump patch|minor|major|none] [--chart-dir chart] [--dry-run]
+
+What it changes, in <chart-dir>/values.yaml and <chart-dir>/Chart.yaml:
+  --app-tag T       image.tag = "T", image.digest = "" (a tag clears the digest, otherwise the
+                    old digest would keep winning), and Chart.yaml appVersion = "T".
+  --app-digest D    image.digest = "D"; image.tag and appVersion stay (the digest wins in the
+                    chart; the tag stays as the human-readable name).
+  --model-tag T     model.tag = "T", model.digest = "" (likewise).
+  --model-digest D  model.digest = "D"; model.tag stays.
+  Chart.yaml version is bumped (semver; --chart-bump patch by default, minor/major reset the
+  lower parts, none leaves it) only when one of the values above actually changed, so running
+  the same bump twice changes nothing the second time.
+
+Tags follow the Docker tag grammar [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}; digests are "sha256:" and
+64 lowercase hex digits. Tags, digests and appVersion are written as double-quoted strings, so a
+tag like "1.10" stays a string.
+
+Editing keeps the files as they are: each file is parsed with ruamel.yaml's round-trip parser,
+which gives the exact position of every value to change; only those value tokens are replaced,
+so every comment, blank line, key order, quote style and indentation elsewhere stays byte for
+byte. The result is parsed again and must equal the original data with exactly the intended
+changes, else nothing is written.
+
+Bad input (a malformed tag or digest, a missing file or key, both --x-tag and --x-digest,
+nothing to do) exits 2 with one line `bump-tags: error: ...` and touches no file. Files are
+written only after everything validated, each atomically (temporary file + rename).
+--dry-run prints a unified diff of what would change and writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import difflib
+import os
+import re
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROG = "bump-tags"
+TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
+SEMVER_RE = re.compile(
+    r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
+    r"(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?"
+)
+BUMPS = ("patch", "minor", "major", "none")
+
+
+class BumpError(Exception):
+    """A problem with the input: reported as one line, exit code 2, no file touched."""
+
+
+def valid_tag(value: str) -> str:
+    if not TAG_RE.fullmatch(value):
+        raise BumpError(
+            f"invalid image tag {value!r}: a tag is 1-128 characters of [A-Za-z0-9_.-] "
+            "and must not start with '.' or '-'"
+        )
+    return value
+
+
+def valid_digest(value: str) -> str:
+    if not DIGEST_RE.fullmatch(value):
+        raise BumpError(
+            f"invalid image digest {value!r}: expected 'sha256:' followed by 64 lowercase hex digits"
+        )
+    return value
+
+
+def bump_version(version: str, part: str) -> str:
+    """Bump a semver MAJOR.MINOR.PATCH; a pre-release or build suffix is dropped."""
+    m = SEMVER_RE.fullmatch(version)
+    if not m:
+        raise BumpError(f"Chart.yaml version {version!r} is not a semantic version (X.Y.Z)")
+    major, minor, patch = (int(g) for g in m.groups())
+    if part == "major":
+        return f"{major + 1}.0.0"
+    if part == "minor":
+        return f"{major}.{minor + 1}.0"
+    if part == "patch":
+        return f"{major}.{minor}.{patch + 1}"
+    return version
+
+
+@dataclass
+class Edit:
+    line: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass
+class YamlFile:
+    """A YAML file edited in place through the round-trip parser's value positions."""
+
+    path: Path
+    text: str
+    data: Any
+    edits: list[Edit] = field(default_factory=list)
+    expected: Any = None  # plain data the edited text must parse to
+    changes: list[tuple[str, Any, Any]] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: Path) -> "YamlFile":
+        from ruamel.yaml import YAML
+        from ruamel.yaml.error import YAMLError
+
+        if not path.is_file():
+            raise BumpError(f"{path}: no such file")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise BumpError(f"{path}: cannot read: {e}") from None
+        try:
+            data = YAML(typ="rt").load(text)
+        except YAMLError as e:
+            raise BumpError(f"{path}: not valid YAML: {' '.join(str(e).split())}") from None
+        if not isinstance(data, dict):
+            raise BumpError(f"{path}: the top level is not a mapping")
+        return cls(path, text, data, expected=_plain(data))
+
+    def _lookup(self, dotted: str):
+        node = self.data
+        parts = dotted.split(".")
+        for i, part in enumerate(parts):
+            if not isinstance(node, dict) or part not in node:
+                raise BumpError(f"{self.path}: missing key {dotted}")
+            if i < len(parts) - 1:
+                node = node[part]
+        value = node[parts[-1]]
+        if isinstance(value, (dict, list)):
+            raise BumpError(f"{self.path}: {dotted} is not a single value")
+        return node, parts[-1], value
+
+    def require(self, dotted: str) -> Any:
+        return self._lookup(dotted)[2]
+
+    def set(self, dotted: str, new: str, quote: bool = True) -> bool:
+        """Plan `dotted = new`; returns whether that is a change."""
+        mapping, key, old = self._lookup(dotted)
+        if isinstance(old, str) and old == new:
+            return False
+        if old is None and new == "":
+            return False  # an empty (null) digest already means "no digest"
+        line, start, end = self._value_span(mapping, key, old)
+        replacement = f'"{new}"' if quote else new
+        if old is None:
+            replacement = " " + replacement
+        self.edits.append(Edit(line, start, end, replacement))
+        target = self.expected
+        for part in dotted.split(".")[:-1]:
+            target = target[part]
+        target[key] = new
+        self.changes.append((dotted, old, new))
+        return True
+
+    def _value_span(self, mapping, key: str, old: Any) -> tuple[int, int, int]:
+        lines = self.text.splitlines()
+        if old is None:
+            # An empty value: the parser points past it, so insert right after the key's colon.
+            kline, kcol = mapping.lc.key(key)
+            s = lines[kline]
+            col = _scalar_end(s, kcol, flow=False, stop_at_colon=True)
+            while col < len(s) and s[col] in " \t":
+                col += 1
+            if col >= len(s) or s[col] != ":":
+                raise BumpError(f"{self.path}:{kline + 1}: cannot locate the value of {key}")
+            return kline, col + 1, col + 1
+        line, col = mapping.lc.value(key)
+        s = lines[line]
+        flow = bool(getattr(mapping, "fa", None) and mapping.fa.flow_style())
+        if col >= len(s) or s[col] in "|>&!*":
+            raise BumpError(
+                f"{self.path}:{line + 1}: {key} must be a plain or quoted one-line value"
+            )
+        return line, col, _scalar_end(s, col, flow=flow)
+
+    def render(self) -> str:
+        if not self.edits:
+            return self.text
+        lines = self.text.splitlines(keepends=True)
+        for e in sorted(self.edits, key=lambda e: (e.line, e.start), reverse=True):
+            s = lines[e.line]
+            lines[e.line] = s[: e.start] + e.text + s[e.end :]
+        new = "".join(lines)
+        from ruamel.yaml import YAML
+
+        try:
+            got = YAML(typ="safe", pure=True).load(new)
+        except Exception as e:  # noqa: BLE001 - any parse failure means we must not write
+            raise BumpError(f"{self.path}: edit produced invalid YAML ({e}); nothing written")
+        if got != self.expected:
+            raise BumpError(
+                f"{self.path}: could not edit the values safely (unusual formatting); "
+                "nothing written"
+            )
+        return new
+
+
+def _plain(data: Any) -> Any:
+    """ruamel round-trip data -> plain Python data, as a safe loader would return it."""
+    if isinstance(data, dict):
+        return {_plain(k): _plain(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_plain(v) for v in data]
+    if isinstance(data, str):
+        return str(data)
+    if isinstance(data, bool):
+        return bool(data)
+    if isinstance(data, int):
+        return int(data)
+    if isinstance(data, float):
+        return float(data)
+    return copy.deepcopy(data)
+
+
+def _scalar_end(s: str, col: int, flow: bool, stop_at_colon: bool = False) -> int:
+    """End column of the one-line scalar starting at s[col] (a quoted or plain scalar)."""
+    q = s[col] if col < len(s) else ""
+    if q == '"':
+        i = col + 1
+        while i < len(s):
+            if s[i] == "\\":
+                i += 2
+                continue
+            if s[i] == '"':
+                return i + 1
+            i += 1
+        raise BumpError(f"a double-quoted value spans lines: {s.strip()!r}")
+    if q == "'":
+        i = col + 1
+        while i < len(s):
+            if s[i] == "'":
+                if i + 1 < len(s) and s[i + 1] == "'":
+                    i += 2
+                    continue
+                return i + 1
+            i += 1
+        raise BumpError(f"a single-quoted value spans lines: {s.strip()!r}")
+    i = col
+    while i < len(s):
+        c = s[i]
+        if c == "#" and i > col and s[i - 1] in " \t":
+            break
+        if flow and c in ",]}":
+            break
+        if stop_at_colon and c == ":" and (i + 1 == len(s) or s[i + 1] in " \t"):
+            break
+        i += 1
+    while i > col and s[i - 1] in " \t":
+        i -= 1
+    return i
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2, as for every other input error
+        fail(message)
+
+
+def fail(message: str):
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = Parser(
+        prog=PROG,
+        description="Set the app/model image tag or digest in <chart-dir>/values.yaml, "
+        "appVersion in Chart.yaml when the app tag changes, and bump the chart version when "
+        "anything changed. A tag clears the digest (sets it to \"\"); a digest keeps the tag "
+        "(the digest wins in the chart) and leaves appVersion alone. Comments, blank lines "
+        "and key order are kept. Bad input exits 2 and writes nothing.",
+    )
+    app = p.add_mutually_exclusive_group()
+    app.add_argument("--app-tag", metavar="T", help="app image tag; clears image.digest, "
+                     "sets appVersion")
+    app.add_argument("--app-digest", metavar="D", help="app image digest sha256:<64 hex>; "
+                     "keeps image.tag and appVersion")
+    model = p.add_mutually_exclusive_group()
+    model.add_argument("--model-tag", metavar="T", help="model image tag; clears model.digest")
+    model.add_argument("--model-digest", metavar="D", help="model image digest "
+                       "sha256:<64 hex>; keeps model.tag")
+    p.add_argument("--chart-bump", choices=BUMPS, default="patch",
+                   help="chart version bump when something changed (default: patch)")
+    p.add_argument("--chart-dir", default="chart", type=Path,
+                   help="chart directory holding values.yaml and Chart.yaml (default: chart)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print a unified diff of what would change; write nothing")
+    return p.parse_args(argv)
+
+
+def plan(args: argparse.Namespace) -> tuple[YamlFile, YamlFile]:
+    """Validate everything and plan the edits; raises BumpError, writes nothing."""
+    if not (args.app_tag or args.app_digest or args.model_tag or args.model_digest):
+        if any(v == "" for v in (args.app_tag, args.app_digest, args.model_tag,
+                                 args.model_digest)):
+            raise BumpError("an empty tag or digest was given")
+        raise BumpError(
+            "nothing to do: give --app-tag/--app-digest and/or --model-tag/--model-digest"
+        )
+    for v in (args.app_tag, args.model_tag):
+        if v is not None:
+            valid_tag(v)
+    for v in (args.app_digest, args.model_digest):
+        if v is not None:
+            valid_digest(v)
+    if not args.chart_dir.is_dir():
+        raise BumpError(f"{args.chart_dir}: no such chart directory")
+    values = YamlFile.load(args.chart_dir / "values.yaml")
+    chart = YamlFile.load(args.chart_dir / "Chart.yaml")
+    version = chart.require("version")
+    if not isinstance(version, str):
+        version = str(version)
+    if args.chart_bump != "none":
+        bump_version(version, args.chart_bump)  # validate before anything else
+    for prefix, tag, digest in (
+        ("image", args.app_tag, args.app_digest),
+        ("model", args.model_tag, args.model_digest),
+    ):
+        if tag is None and digest is None:
+            continue
+        values.require(f"{prefix}.tag")
+        values.require(f"{prefix}.digest")
+    if args.app_tag is not None:
+        chart.require("appVersion")
+
+    for prefix, tag, digest in (
+        ("image", args.app_tag, args.app_digest),
+        ("model", args.model_tag, args.model_digest),
+    ):
+        if tag is not None:
+            values.set(f"{prefix}.tag", tag)
+            values.set(f"{prefix}.digest", "")
+        elif digest is not None:
+            values.set(f"{prefix}.digest", digest)
+    if args.app_tag is not None:
+        chart.set("appVersion", args.app_tag)
+    if (values.changes or chart.changes) and args.chart_bump != "none":
+        old_text = chart.text.splitlines()
+        mapping = chart.data
+        line, col = mapping.lc.value("version")
+        quoted = col < len(old_text[line]) and old_text[line][col] in "\"'"
+        chart.set("version", bump_version(version, args.chart_bump), quote=quoted)
+    return values, chart
+
+
+def write_atomically(files: list[tuple[Path, str]]) -> None:
+    temps: list[tuple[str, Path]] = []
+    try:
+        for path, text in files:
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            temps.append((tmp, path))
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        for tmp, path in temps:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in temps:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+def _label(side: str, path: Path) -> str:
+    return str(path) if path.is_absolute() else f"{side}/{path.as_posix()}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        import ruamel.yaml  # noqa: F401
+    except ImportError:
+        fail("ruamel.yaml is not installed (pip install -r requirements-dev.txt)")
+    try:
+        files = plan(args)
+        rendered = [(f, f.render()) for f in files]
+    except BumpError as e:
+        fail(str(e))
+    changed = [(f, new) for f, new in rendered if new != f.text]
+    if not changed:
+        print(f"{PROG}: nothing changed (the chart already has these values)", file=sys.stderr)
+        return 0
+    if args.dry_run:
+        for f, new in changed:
+            sys.stdout.writelines(difflib.unified_diff(
+                f.text.splitlines(keepends=True), new.splitlines(keepends=True),
+                fromfile=_label("a", f.path), tofile=_label("b", f.path)))
+        return 0
+    try:
+        write_atomically([(f.path, new) for f, new in changed])
+    except OSError as e:
+        fail(f"cannot write: {e}")
+    for f, _ in changed:
+        for key, old, new in f.changes:
+            print(f'{f.path}: {key}: "{"" if old is None else old}" -> "{new}"')
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
