@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(podman buildah runc containerd debootstrap busybox-static catatonit dash conntrack
-      containernetworking-plugins iptables iproute2 wrk python3.11-doc uidmap)
+      containernetworking-plugins iptables iproute2 wrk python3.11-doc uidmap shellcheck)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
