@@ -1,0 +1,108 @@
+"""Helpers for the chart tests: the real `helm template`, parsed into Kubernetes objects.
+
+Tools are found on PATH (`bin=$(bash ci/go-tools.sh)`, `venv=$(bash ci/python-env.sh)`,
+`PATH=$bin:$venv/bin:$PATH`). A missing tool fails the test, it never skips it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "chart"
+CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
+# Kubernetes version used by default: our local cluster's minor.
+KUBE_VERSION = "1.34.0"
+
+
+def require_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(
+            f"required tool {name!r} is not on PATH; run: bin=$(bash ci/go-tools.sh); "
+            "venv=$(bash ci/python-env.sh); export PATH=$bin:$venv/bin:$PATH",
+            pytrace=False,
+        )
+    return path
+
+
+def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    require_tool(cmd[0])
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=kw.pop("cwd", ROOT), **kw)
+
+
+def _flags(values: dict | None, files, sets, set_strings, kube_version) -> list[str]:
+    args = ["--kube-version", kube_version]
+    for f in files or []:
+        args += ["-f", str(f)]
+    if values is not None:
+        # JSON is YAML: pass the dict as a values file on stdin.
+        args += ["-f", "-"]
+    for s in sets or []:
+        args += ["--set", s]
+    for s in set_strings or []:
+        args += ["--set-string", s]
+    return args
+
+
+def helm_template_raw(values=None, files=None, sets=None, set_strings=None,
+                      kube_version=KUBE_VERSION, release="rel") -> subprocess.CompletedProcess:
+    cmd = ["helm", "template", release, str(CHART), "--namespace", "faq"]
+    cmd += _flags(values, files, sets, set_strings, kube_version)
+    return run(cmd, input=json.dumps(values) if values is not None else None)
+
+
+class Manifests(list):
+    """The rendered objects, with lookups by kind and name."""
+
+    def kind(self, kind: str) -> list[dict]:
+        return [d for d in self if d["kind"] == kind]
+
+    def one(self, kind: str, name: str | None = None) -> dict:
+        found = [d for d in self.kind(kind) if name is None or d["metadata"]["name"] == name]
+        assert len(found) == 1, f"expected one {kind} {name or ''}, got {[d['metadata']['name'] for d in found]}"
+        return found[0]
+
+    def deployments(self) -> dict[str, dict]:
+        return {d["metadata"]["name"]: d for d in self.kind("Deployment")}
+
+    @property
+    def deployment(self) -> dict:
+        return self.one("Deployment", "rel-faq-engine")
+
+    @property
+    def pod(self) -> dict:
+        return self.deployment["spec"]["template"]["spec"]
+
+    @property
+    def app(self) -> dict:
+        return container(self.pod, "app")
+
+    @property
+    def test_pod(self) -> dict:
+        return self.one("Pod", "rel-faq-engine-test-answer")
+
+
+def container(pod_spec: dict, name: str, init: bool = False) -> dict:
+    key = "initContainers" if init else "containers"
+    found = [c for c in pod_spec.get(key) or [] if c["name"] == name]
+    assert found, f"no {key[:-1]} {name!r} in {[c['name'] for c in pod_spec.get(key) or []]}"
+    return found[0]
+
+
+def env(c: dict) -> dict[str, str]:
+    return {e["name"]: e.get("value") for e in c.get("env") or []}
+
+
+def volumes(pod_spec: dict) -> dict[str, dict]:
+    return {v["name"]: v for v in pod_spec.get("volumes") or []}
+
+
+def mounts(c: dict) -> dict[str, dict]:
+    return {m["mountPath"]: m for m in c.get("volumeMounts") or []}

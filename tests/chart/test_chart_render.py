@@ -1,0 +1,540 @@
+"""Render tests: the real `helm template` for every mode and option of the chart."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from chart_helpers import container, env, mounts, volumes
+
+DIGEST = "sha256:" + "ab" * 32
+DIGEST2 = "sha256:" + "cd" * 32
+SELECTOR = {"app.kubernetes.io/name": "faq-engine", "app.kubernetes.io/instance": "rel"}
+
+
+# --- model volume modes -------------------------------------------------------------------
+
+def test_default_is_emptydir_with_model_init_container(render):
+    m = render()
+    pod = m.pod
+    init = container(pod, "model", init=True)
+    assert init["image"] == "localhost/faq-engine-model:1.0"
+    assert init["imagePullPolicy"] == "IfNotPresent"
+    assert "command" not in init and "args" not in init  # the image's own entrypoint
+    assert env(init) == {"MODEL_TARGET": "/models", "MODEL_LINK": "/models/current",
+                         "MODEL_KEEP": "3", "MODEL_FORCE_VERIFY": "0"}
+    assert mounts(init) == {"/models": {"name": "model", "mountPath": "/models"}}
+    assert volumes(pod)["model"] == {"name": "model", "emptyDir": {"sizeLimit": "1Gi"}}
+    app = m.app
+    assert mounts(app)["/models"] == {"name": "model", "mountPath": "/models", "readOnly": True}
+    assert mounts(app)["/tmp"]["name"] == "tmp"
+    assert volumes(pod)["tmp"]["emptyDir"] == {"sizeLimit": "64Mi"}
+    assert app["envFrom"] == [{"configMapRef": {"name": "rel-faq-engine"}}]
+    assert m.one("ConfigMap")["data"]["MODEL_DIR"] == "/models/current"
+    assert not m.kind("PersistentVolumeClaim")
+    assert app["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+
+
+def test_emptydir_size_and_medium(render):
+    pod = render(sets=["model.volume.emptyDir.medium=Memory",
+                       "model.volume.emptyDir.sizeLimit=300Mi"]).pod
+    assert volumes(pod)["model"]["emptyDir"] == {"medium": "Memory", "sizeLimit": "300Mi"}
+    pod = render(values={"model": {"volume": {"emptyDir": {"sizeLimit": None}}}}).pod
+    assert volumes(pod)["model"]["emptyDir"] == {}
+
+
+def test_pvc_created_by_chart(render):
+    m = render(values={"model": {"volume": {"type": "pvc", "pvc": {
+        "size": "3Gi", "storageClass": "fast", "accessModes": ["ReadWriteMany"]}}}})
+    pvc = m.one("PersistentVolumeClaim", "rel-faq-engine-model")
+    assert pvc["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+    assert pvc["spec"] == {"accessModes": ["ReadWriteMany"], "storageClassName": "fast",
+                           "resources": {"requests": {"storage": "3Gi"}}}
+    pod = m.pod
+    assert volumes(pod)["model"]["persistentVolumeClaim"] == {"claimName": "rel-faq-engine-model"}
+    assert volumes(pod)["model-link"]["emptyDir"] is not None
+    init = container(pod, "model", init=True)
+    assert env(init)["MODEL_LINK"] == "/run/model/current"
+    assert env(init)["MODEL_TARGET"] == "/models"
+    assert set(mounts(init)) == {"/models", "/run/model"}
+    assert not any(mt.get("readOnly") for mt in mounts(init).values())
+    app = mounts(m.app)
+    assert app["/models"]["readOnly"] is True and app["/run/model"]["readOnly"] is True
+    assert app["/run/model"]["name"] == "model-link"
+    assert m.one("ConfigMap")["data"]["MODEL_DIR"] == "/run/model/current"
+
+
+def test_pvc_defaults_and_no_keep(render):
+    m = render(sets=["model.volume.type=pvc", "model.volume.pvc.keepOnUninstall=false"])
+    pvc = m.one("PersistentVolumeClaim")
+    assert "annotations" not in pvc["metadata"]
+    assert "storageClassName" not in pvc["spec"]  # cluster default
+    assert pvc["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert pvc["spec"]["resources"]["requests"]["storage"] == "2Gi"
+
+
+def test_pvc_existing_claim(render):
+    m = render(sets=["model.volume.type=pvc", "model.volume.pvc.existingClaim=models"])
+    assert not m.kind("PersistentVolumeClaim")
+    assert volumes(m.pod)["model"]["persistentVolumeClaim"] == {"claimName": "models"}
+
+
+def test_image_volume_has_no_init_container(render):
+    m = render(sets=["model.volume.type=image", "model.pullPolicy=Always"], kube_version="1.35.0")
+    pod = m.pod
+    assert "initContainers" not in pod
+    assert volumes(pod)["model"] == {"name": "model", "image": {
+        "reference": "localhost/faq-engine-model:1.0", "pullPolicy": "Always"}}
+    assert mounts(m.app)["/models/current"] == {
+        "name": "model", "mountPath": "/models/current", "subPath": "model", "readOnly": True}
+    assert m.one("ConfigMap")["data"]["MODEL_DIR"] == "/models/current"
+    assert not m.kind("PersistentVolumeClaim")
+
+
+def test_image_volume_with_digest_and_extra_init(render):
+    m = render(values={"model": {"digest": DIGEST, "volume": {"type": "image"}},
+                       "extraInitContainers": [{"name": "x", "image": "busybox:1"}]},
+               kube_version="1.36.0")
+    assert [c["name"] for c in m.pod["initContainers"]] == ["x"]
+    assert volumes(m.pod)["model"]["image"]["reference"] == f"localhost/faq-engine-model@{DIGEST}"
+
+
+def test_image_volume_needs_kubernetes_1_35(render_error):
+    err = render_error(sets=["model.volume.type=image"], kube_version="1.34.4")
+    assert "model.volume.type=image needs Kubernetes >= 1.35" in err
+
+
+# --- image references ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("sets, expected", [
+    ([], "localhost/faq-engine-model:1.0"),
+    (["model.tag=1.1"], "localhost/faq-engine-model:1.1"),
+    (["model.tag=2"], "localhost/faq-engine-model:2"),  # --set makes it an integer
+    ([f"model.digest={DIGEST}"], f"localhost/faq-engine-model@{DIGEST}"),  # digest wins
+    (["model.repository=reg.example.com:5000/ml/faq-model", "model.tag=v3"],
+     "reg.example.com:5000/ml/faq-model:v3"),
+    (["model.tag=", f"model.digest={DIGEST}"], f"localhost/faq-engine-model@{DIGEST}"),
+])
+def test_model_reference(render, sets, expected):
+    assert container(render(sets=sets).pod, "model", init=True)["image"] == expected
+
+
+@pytest.mark.parametrize("sets, expected", [
+    ([], "localhost/faq-engine:1.0.0"),  # appVersion
+    (["image.tag=1.2.3"], "localhost/faq-engine:1.2.3"),
+    (["image.tag=1.2.3", f"image.digest={DIGEST}"], f"localhost/faq-engine@{DIGEST}"),
+])
+def test_app_image_reference(render, sets, expected):
+    m = render(sets=sets + ["image.pullPolicy=Always"])
+    assert m.app["image"] == expected and m.app["imagePullPolicy"] == "Always"
+    assert m.test_pod["spec"]["containers"][0]["image"] == expected
+
+
+# --- rollout trigger ----------------------------------------------------------------------
+
+def _template(m):
+    return json.dumps(m.deployment["spec"]["template"], sort_keys=True)
+
+
+@pytest.mark.parametrize("sets", [
+    ["model.tag=1.1"],
+    [f"model.digest={DIGEST}"],
+    ["gunicorn.workers=4"],
+    ["gunicorn.gracefulTimeout=20"],
+    ["logLevel=DEBUG"],
+    ["model.volume.emptyDir.sizeLimit=2Gi"],
+    ["image.tag=1.0.1"],
+])
+def test_change_rolls_the_pods(render, sets):
+    assert _template(render()) != _template(render(sets=sets))
+
+
+def test_digest_change_rolls_the_pods(render):
+    a = render(sets=[f"model.digest={DIGEST}"])
+    b = render(sets=[f"model.digest={DIGEST2}"])
+    assert _template(a) != _template(b)
+
+
+def test_config_change_changes_checksum(render):
+    def checksum(m):
+        return m.deployment["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+
+    base = render()
+    assert len(checksum(base)) == 64
+    assert checksum(base) == checksum(render())  # stable across renders
+    assert checksum(base) != checksum(render(sets=["gunicorn.threads=8"]))
+    assert checksum(base) != checksum(render(sets=["model.volume.type=pvc"]))
+
+
+def test_unrelated_change_keeps_pod_template(render):
+    assert _template(render()) == _template(render(sets=["ingress.enabled=true",
+                                                         "service.port=8081"]))
+
+
+# --- canary -------------------------------------------------------------------------------
+
+def test_canary_deployment(render):
+    m = render(sets=["replicaCount=3", "canary.enabled=true", "canary.replicaCount=1",
+                     "canary.model.tag=1.1"])
+    deps = m.deployments()
+    assert set(deps) == {"rel-faq-engine", "rel-faq-engine-canary"}
+    stable, canary = deps["rel-faq-engine"], deps["rel-faq-engine-canary"]
+    assert stable["spec"]["replicas"] == 3 and canary["spec"]["replicas"] == 1
+    for dep, track in ((stable, "stable"), (canary, "canary")):
+        sel = dep["spec"]["selector"]["matchLabels"]
+        assert sel == {**SELECTOR, "app.kubernetes.io/track": track}
+        labels = dep["spec"]["template"]["metadata"]["labels"]
+        assert all(labels[k] == v for k, v in sel.items())
+    assert container(stable["spec"]["template"]["spec"], "model", True)["image"].endswith(":1.0")
+    assert container(canary["spec"]["template"]["spec"], "model", True)["image"].endswith(":1.1")
+    # Same pod spec otherwise.
+    s, c = stable["spec"]["template"]["spec"], canary["spec"]["template"]["spec"]
+    assert s["containers"] == c["containers"]
+    # The Service selects both tracks.
+    assert m.one("Service")["spec"]["selector"] == SELECTOR
+    # The test pod accepts either version.
+    assert env(m.test_pod["spec"]["containers"][0])["EXPECTED_MODEL_VERSIONS"] == "1.0,1.1"
+
+
+def test_canary_with_autoscaling_keeps_its_replicas(render):
+    deps = render(sets=["autoscaling.enabled=true", "canary.enabled=true",
+                        "canary.replicaCount=2"]).deployments()
+    assert "replicas" not in deps["rel-faq-engine"]["spec"]
+    assert deps["rel-faq-engine-canary"]["spec"]["replicas"] == 2
+    m = render(sets=["autoscaling.enabled=true", "canary.enabled=true"])
+    hpa = m.one("HorizontalPodAutoscaler")
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "rel-faq-engine"
+
+
+@pytest.mark.parametrize("values, stable, canary", [
+    ({"canary": {"enabled": True}}, ":1.0", ":1.0"),  # nothing set: the stable model
+    ({"model": {"digest": DIGEST}, "canary": {"enabled": True, "model": {"tag": "1.1"}}},
+     f"@{DIGEST}", ":1.1"),  # the canary's tag is not overridden by the stable digest
+    ({"canary": {"enabled": True, "model": {"tag": "1.1", "digest": DIGEST2}}},
+     ":1.0", f"@{DIGEST2}"),
+    ({"canary": {"enabled": True, "model": {"repository": "other/model", "tag": "9"}}},
+     ":1.0", "other/model:9"),
+])
+def test_canary_model_reference(render, values, stable, canary):
+    deps = render(values=values).deployments()
+    img = {n: container(d["spec"]["template"]["spec"], "model", True)["image"]
+           for n, d in deps.items()}
+    assert img["rel-faq-engine"].endswith(stable)
+    assert img["rel-faq-engine-canary"].endswith(canary)
+
+
+def test_canary_off_by_default(render):
+    assert list(render().deployments()) == ["rel-faq-engine"]
+
+
+def test_canary_name_fits_63_chars(render):
+    m = render(sets=["fullnameOverride=" + "x" * 70, "canary.enabled=true"])
+    names = list(m.deployments())
+    assert all(len(n) <= 63 for n in names) and any(n.endswith("-canary") for n in names)
+
+
+# --- replicas, PDB, HPA -------------------------------------------------------------------
+
+def test_no_pdb_for_one_replica(render):
+    assert not render().kind("PodDisruptionBudget")
+
+
+def test_pdb_when_more_than_one_replica(render):
+    m = render(sets=["replicaCount=2"])
+    pdb = m.one("PodDisruptionBudget")
+    assert pdb["spec"]["maxUnavailable"] == 1
+    assert pdb["spec"]["selector"]["matchLabels"] == {**SELECTOR,
+                                                      "app.kubernetes.io/track": "stable"}
+    pdb = render(sets=["replicaCount=3", "pdb.minAvailable=2"]).one("PodDisruptionBudget")
+    assert pdb["spec"] == {**pdb["spec"], "minAvailable": 2} and "maxUnavailable" not in pdb["spec"]
+    assert not render(sets=["replicaCount=3", "pdb.enabled=false"]).kind("PodDisruptionBudget")
+
+
+def test_hpa_drops_replicas(render):
+    m = render(sets=["autoscaling.enabled=true", "replicaCount=4",
+                     "autoscaling.minReplicas=2", "autoscaling.maxReplicas=7"])
+    assert "replicas" not in m.deployment["spec"]
+    hpa = m.one("HorizontalPodAutoscaler")
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["spec"]["minReplicas"] == 2 and hpa["spec"]["maxReplicas"] == 7
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                             "name": "rel-faq-engine"}
+    assert [x["resource"]["name"] for x in hpa["spec"]["metrics"]] == ["cpu"]
+    assert m.kind("PodDisruptionBudget")  # autoscaled: a PDB
+    assert not render().kind("HorizontalPodAutoscaler")
+    assert render().deployment["spec"]["replicas"] == 1
+
+
+# --- security -----------------------------------------------------------------------------
+
+def assert_restricted(pod_spec: dict, where: str):
+    """Pod Security Standard "restricted" (v1.30+) checks, per container."""
+    psc = pod_spec.get("securityContext") or {}
+    assert not pod_spec.get("hostNetwork") and not pod_spec.get("hostPID")
+    assert not pod_spec.get("hostIPC")
+    for v in pod_spec.get("volumes") or []:
+        assert set(v) - {"name"} <= {"emptyDir", "persistentVolumeClaim", "configMap", "secret",
+                                     "projected", "downwardAPI", "image", "ephemeral", "csi"}, v
+    for c in (pod_spec.get("initContainers") or []) + pod_spec["containers"]:
+        sc = c.get("securityContext") or {}
+        label = f"{where}/{c['name']}"
+        assert sc.get("allowPrivilegeEscalation") is False, label
+        assert "ALL" in sc.get("capabilities", {}).get("drop", []), label
+        assert not sc.get("capabilities", {}).get("add"), label
+        assert not sc.get("privileged"), label
+        assert sc.get("runAsNonRoot", psc.get("runAsNonRoot")) is True, label
+        assert sc.get("runAsUser", psc.get("runAsUser", 1)) != 0, label
+        prof = sc.get("seccompProfile") or psc.get("seccompProfile") or {}
+        assert prof.get("type") in ("RuntimeDefault", "Localhost"), label
+        assert sc.get("readOnlyRootFilesystem") is True, label  # our own default, beyond PSS
+
+
+@pytest.mark.parametrize("sets", [[], ["model.volume.type=pvc"], ["canary.enabled=true"]])
+def test_restricted_security_context_everywhere(render, sets):
+    m = render(sets=sets)
+    for d in m.kind("Deployment"):
+        assert_restricted(d["spec"]["template"]["spec"], d["metadata"]["name"])
+        assert container(d["spec"]["template"]["spec"], "model", init=True)
+    assert_restricted(m.test_pod["spec"], "test")
+
+
+def test_pod_security_context(render):
+    m = render()
+    psc = m.pod["securityContext"]
+    assert psc["runAsNonRoot"] is True
+    assert psc["runAsUser"] == psc["runAsGroup"] == psc["fsGroup"] == 10001
+    assert psc["seccompProfile"] == {"type": "RuntimeDefault"}
+    for c in m.pod["initContainers"] + m.pod["containers"]:
+        assert c["securityContext"]["runAsUser"] == 10001
+    assert m.pod["automountServiceAccountToken"] is False
+    assert m.pod["serviceAccountName"] == "rel-faq-engine"
+    sa = m.one("ServiceAccount")
+    assert sa["automountServiceAccountToken"] is False
+    assert m.test_pod["spec"]["automountServiceAccountToken"] is False
+
+
+def test_restricted_in_image_mode(render):
+    m = render(sets=["model.volume.type=image"], kube_version="1.35.0")
+    assert_restricted(m.pod, "image-mode")
+
+
+def test_service_account_not_created(render):
+    m = render(sets=["serviceAccount.create=false"])
+    assert not m.kind("ServiceAccount")
+    assert m.pod["serviceAccountName"] == "default"
+    m = render(sets=["serviceAccount.name=faq", "serviceAccount.annotations.a=b"])
+    assert m.one("ServiceAccount", "faq")["metadata"]["annotations"] == {"a": "b"}
+    assert m.pod["serviceAccountName"] == "faq"
+
+
+# --- probes, lifecycle, rollout -----------------------------------------------------------
+
+def test_default_probes(render):
+    app = render().app
+    assert app["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    start = app["startupProbe"]
+    assert start["periodSeconds"] * start["failureThreshold"] >= 120  # covers model load
+    assert app["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert app["livenessProbe"]["httpGet"]["path"] == "/healthz"
+
+
+def test_probes_overridable(render):
+    app = render(values={
+        "startupProbe": {"failureThreshold": 300, "periodSeconds": 1},
+        "readinessProbe": {"httpGet": None, "exec": {"command": ["true"]}},
+        "livenessProbe": None,
+    }).app
+    assert app["startupProbe"]["failureThreshold"] == 300
+    assert app["startupProbe"]["periodSeconds"] == 1
+    assert app["readinessProbe"] == {"exec": {"command": ["true"]}, "failureThreshold": 2,
+                                     "periodSeconds": 5, "timeoutSeconds": 2}
+    assert "livenessProbe" not in app
+
+
+def test_rolling_update_and_graceful_shutdown(render):
+    m = render()
+    spec = m.deployment["spec"]
+    assert spec["strategy"] == {"type": "RollingUpdate",
+                                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}
+    pod = m.pod
+    grace = pod["terminationGracePeriodSeconds"]
+    cmd = m.app["lifecycle"]["preStop"]["exec"]["command"]
+    assert cmd[0] == "sleep"
+    pause = int(cmd[1])
+    graceful = int(m.one("ConfigMap")["data"]["GUNICORN_GRACEFUL_TIMEOUT"])
+    assert pause > 0 and graceful < grace - pause
+
+
+def test_lifecycle_and_grace_configurable(render):
+    m = render(values={"lifecycle": {"preStop": {"exec": {"command": ["sleep", "3"]}}},
+                       "terminationGracePeriodSeconds": 90,
+                       "gunicorn": {"gracefulTimeout": 60}})
+    assert m.app["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "3"]
+    assert m.pod["terminationGracePeriodSeconds"] == 90
+
+
+def test_graceful_timeout_must_fit_in_grace_period(render_error):
+    err = render_error(sets=["gunicorn.gracefulTimeout=40", "terminationGracePeriodSeconds=40"])
+    assert "gunicorn.gracefulTimeout" in err
+
+
+def test_gunicorn_settings_reach_the_env(render):
+    data = render(sets=["gunicorn.workers=5", "gunicorn.threads=3", "gunicorn.timeout=61",
+                        "gunicorn.gracefulTimeout=17", "logLevel=WARNING",
+                        "containerPort=9000"]).one("ConfigMap")["data"]
+    assert data == {"MODEL_DIR": "/models/current", "PORT": "9000", "WEB_CONCURRENCY": "5",
+                    "GUNICORN_THREADS": "3", "GUNICORN_TIMEOUT": "61",
+                    "GUNICORN_GRACEFUL_TIMEOUT": "17", "LOG_LEVEL": "WARNING"}
+
+
+def test_model_init_env(render):
+    init = container(render(sets=["model.keep=5", "model.forceVerify=true"]).pod, "model", True)
+    assert env(init)["MODEL_KEEP"] == "5" and env(init)["MODEL_FORCE_VERIFY"] == "1"
+
+
+# --- pod options --------------------------------------------------------------------------
+
+def test_pull_secrets(render):
+    m = render(values={"imagePullSecrets": [{"name": "regcred"}]})
+    assert m.pod["imagePullSecrets"] == [{"name": "regcred"}]
+    assert m.test_pod["spec"]["imagePullSecrets"] == [{"name": "regcred"}]
+    assert "imagePullSecrets" not in render().pod
+
+
+def test_scheduling_and_extras(render):
+    tsc = [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": SELECTOR}}]
+    aff = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{"matchExpressions": [{"key": "k", "operator": "Exists"}]}]}}}
+    m = render(values={
+        "nodeSelector": {"disk": "ssd"}, "tolerations": [{"key": "k", "operator": "Exists"}],
+        "affinity": aff, "topologySpreadConstraints": tsc, "priorityClassName": "high",
+        "podAnnotations": {"a": "1"}, "podLabels": {"team": "ml"},
+        "extraEnv": [{"name": "X", "value": "y"}],
+        "extraVolumes": [{"name": "cfg", "configMap": {"name": "c"}}],
+        "extraVolumeMounts": [{"name": "cfg", "mountPath": "/etc/cfg"}],
+        "extraInitContainers": [{"name": "warm", "image": "busybox:1"}],
+        "resources": {"requests": {"cpu": "1"}},
+    })
+    pod, tpl = m.pod, m.deployment["spec"]["template"]
+    assert pod["nodeSelector"] == {"disk": "ssd"}
+    assert pod["tolerations"] == [{"key": "k", "operator": "Exists"}]
+    assert pod["affinity"] == aff and pod["topologySpreadConstraints"] == tsc
+    assert pod["priorityClassName"] == "high"
+    assert tpl["metadata"]["annotations"]["a"] == "1"
+    assert tpl["metadata"]["labels"]["team"] == "ml"
+    assert env(m.app) == {"X": "y"}
+    assert volumes(pod)["cfg"] == {"name": "cfg", "configMap": {"name": "c"}}
+    assert mounts(m.app)["/etc/cfg"]["name"] == "cfg"
+    assert [c["name"] for c in pod["initContainers"]] == ["model", "warm"]
+    assert m.app["resources"]["requests"] == {"cpu": "1", "memory": "256Mi"}  # maps merge
+
+
+def test_defaults_have_resources_and_no_optional_objects(render):
+    m = render()
+    assert m.app["resources"]["requests"] and m.app["resources"]["limits"]["memory"]
+    assert container(m.pod, "model", True)["resources"]["limits"]["memory"]
+    for kind in ("Ingress", "NetworkPolicy", "ServiceMonitor", "HorizontalPodAutoscaler",
+                 "PodDisruptionBudget", "PersistentVolumeClaim"):
+        assert not m.kind(kind), kind
+    for key in ("nodeSelector", "tolerations", "affinity", "topologySpreadConstraints",
+                "priorityClassName"):
+        assert key not in m.pod
+
+
+# --- Service, Ingress, NetworkPolicy, ServiceMonitor ---------------------------------------
+
+def test_service(render):
+    svc = render().one("Service", "rel-faq-engine")
+    assert svc["spec"]["type"] == "ClusterIP"
+    assert svc["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": "http",
+                                     "protocol": "TCP"}]
+    assert svc["spec"]["selector"] == SELECTOR
+
+
+def test_ingress(render):
+    m = render(values={"ingress": {"enabled": True, "className": "nginx",
+                                   "annotations": {"x": "y"},
+                                   "hosts": [{"host": "faq.example.com",
+                                              "paths": [{"path": "/", "pathType": "Prefix"}]}],
+                                   "tls": [{"secretName": "t", "hosts": ["faq.example.com"]}]}})
+    ing = m.one("Ingress")
+    assert ing["spec"]["ingressClassName"] == "nginx"
+    assert ing["metadata"]["annotations"] == {"x": "y"}
+    assert ing["spec"]["tls"] == [{"secretName": "t", "hosts": ["faq.example.com"]}]
+    rule = ing["spec"]["rules"][0]
+    assert rule["host"] == "faq.example.com"
+    assert rule["http"]["paths"][0]["backend"] == {
+        "service": {"name": "rel-faq-engine", "port": {"name": "http"}}}
+
+
+def test_network_policy(render):
+    np = render(sets=["networkPolicy.enabled=true"]).one("NetworkPolicy")
+    assert np["spec"]["podSelector"]["matchLabels"] == SELECTOR
+    assert np["spec"]["policyTypes"] == ["Ingress"]
+    assert np["spec"]["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]}]
+    peer = {"namespaceSelector": {"matchLabels": {"team": "web"}}}
+    np = render(values={"networkPolicy": {"enabled": True, "from": [peer]}}).one("NetworkPolicy")
+    frm = np["spec"]["ingress"][0]["from"]
+    assert frm[0] == peer
+    assert frm[1]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "helm-test"
+
+
+def test_service_monitor(render):
+    sm = render(sets=["serviceMonitor.enabled=true", "serviceMonitor.labels.release=prom",
+                      "serviceMonitor.interval=15s"]).one("ServiceMonitor")
+    assert sm["apiVersion"] == "monitoring.coreos.com/v1"
+    assert sm["metadata"]["labels"]["release"] == "prom"
+    assert sm["spec"]["selector"]["matchLabels"] == SELECTOR
+    assert sm["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "15s",
+                                        "scrapeTimeout": "10s"}]
+
+
+# --- labels -------------------------------------------------------------------------------
+
+def test_recommended_labels_everywhere(render):
+    m = render(files=[], values={"replicaCount": 2, "ingress": {"enabled": True},
+                                 "autoscaling": {"enabled": True},
+                                 "networkPolicy": {"enabled": True},
+                                 "serviceMonitor": {"enabled": True},
+                                 "model": {"volume": {"type": "pvc"}}})
+    for d in m:
+        labels = d["metadata"]["labels"]
+        assert labels["app.kubernetes.io/instance"] == "rel", d["kind"]
+        assert labels["app.kubernetes.io/managed-by"] == "Helm", d["kind"]
+        assert labels["helm.sh/chart"] == "faq-engine-0.1.0", d["kind"]
+        if d["kind"] != "Pod":
+            assert labels["app.kubernetes.io/name"] == "faq-engine", d["kind"]
+            assert labels["app.kubernetes.io/version"] == "1.0.0", d["kind"]
+
+
+# --- helm test pod ------------------------------------------------------------------------
+
+def test_test_pod(render):
+    pod = render().test_pod
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    # Not matched by the Service selector (a test pod must not receive traffic).
+    assert "app.kubernetes.io/name" not in pod["metadata"]["labels"]
+    c = pod["spec"]["containers"][0]
+    assert c["command"][:2] == ["python", "-c"] and "urllib" in c["command"][2]
+    assert env(c)["URL"] == "http://rel-faq-engine:80/v1/answer"
+    assert env(c)["EXPECTED_MODEL_VERSIONS"] == "1.0"
+    assert pod["spec"]["restartPolicy"] == "Never"
+
+
+@pytest.mark.parametrize("sets, expected", [
+    (["model.tag=1.1"], "1.1"),
+    (["model.tag=2"], "2"),
+    (["tests.expectedModelVersion=1.5"], "1.5"),
+    (["canary.enabled=true"], "1.0,1.0"),
+    (["canary.enabled=true", "canary.model.tag=1.1", "tests.expectedCanaryModelVersion=x"],
+     "1.0,x"),
+])
+def test_test_pod_expected_version(render, sets, expected):
+    assert env(render(sets=sets).test_pod["spec"]["containers"][0])[
+        "EXPECTED_MODEL_VERSIONS"] == expected
+
+
+def test_tests_can_be_disabled(render):
+    assert not render(sets=["tests.enabled=false"]).kind("Pod")
