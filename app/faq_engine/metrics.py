@@ -1,0 +1,45 @@
+"""Prometheus metrics, correct across gunicorn workers.
+
+Under gunicorn, gunicorn.conf.py points PROMETHEUS_MULTIPROC_DIR at a fresh directory before
+anything imports prometheus_client; every worker then writes its samples to files there and
+GET /metrics sums them. Without gunicorn (tests, flask run) the default registry is used.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+REQUESTS = Counter(
+    "faq_http_requests_total", "HTTP requests served.", ["method", "route", "status"]
+)
+LATENCY = Histogram(
+    "faq_http_request_duration_seconds", "Time spent serving a request.", ["route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+MODEL_INFO = Gauge(
+    "faq_model_info", "The loaded model (value 1), labelled by version.", ["version"],
+    multiprocess_mode="max",
+)
+MODEL_READY = Gauge("faq_model_ready", "1 when a verified model is loaded.", multiprocess_mode="max")
+MODEL_LOAD = Gauge(
+    "faq_model_load_seconds", "Seconds spent loading and verifying the model.",
+    multiprocess_mode="max",
+)
+
+
+def render() -> tuple[bytes, str]:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST

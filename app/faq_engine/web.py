@@ -1,0 +1,176 @@
+"""The HTTP API: a Flask app built by ``create_app()``.
+
+Every client mistake gets a 4xx JSON body ``{"error": {"code", "message"}}``; the model is
+loaded and verified once, when the app is created (in the gunicorn master, before forking).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from . import metrics
+from .logs import configure as configure_logging
+from .modeldir import ModelError, public_fields, resolve
+from .openapi import MAX_QUESTION, MAX_TOP_K, spec
+from .ranking import Ranker
+
+log = logging.getLogger("faq_engine")
+MAX_BODY = 16 * 1024
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def error(status: int, code: str, message: str) -> tuple[Response, int]:
+    return jsonify(error={"code": code, "message": message}), status
+
+
+def _load_model(model_dir: str, checksums: bool) -> tuple[Ranker | None, str | None]:
+    try:
+        path = resolve(model_dir)
+        ranker = Ranker(path, checksums=checksums)
+    except ModelError as e:
+        log.error("model not ready: %s", e, extra={"file": e.file, "model_dir": model_dir})
+        return None, str(e)
+    except Exception as e:  # a model that cannot load must never take the process down
+        log.exception("model not ready: failed to load", extra={"model_dir": model_dir})
+        return None, f"failed to load model from {model_dir}: {e}"
+    log.info("model loaded", extra={"version": ranker.version, "model_dir": str(path),
+                                    "seconds": round(ranker.load_seconds, 3)})
+    metrics.MODEL_INFO.labels(version=ranker.version).set(1)
+    metrics.MODEL_READY.set(1)
+    metrics.MODEL_LOAD.set(ranker.load_seconds)
+    return ranker, None
+
+
+def _parse_answer_request() -> tuple[str, int]:
+    if request.mimetype != "application/json":
+        raise ApiError(415, "unsupported_media_type", "Content-Type must be application/json")
+    raw = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise ApiError(400, "invalid_json", f"request body is not valid JSON: {e}") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_request", "request body must be a JSON object")
+    unknown = sorted(set(body) - {"question", "top_k"})
+    if unknown:
+        raise ApiError(400, "invalid_request", f"unknown field(s): {', '.join(unknown)}")
+    question = body.get("question")
+    if not isinstance(question, str):
+        raise ApiError(400, "invalid_request", "'question' is required and must be a string")
+    if not question.strip():
+        raise ApiError(400, "invalid_request", "'question' must not be empty")
+    if len(question) > MAX_QUESTION:
+        raise ApiError(400, "invalid_request",
+                          f"'question' is longer than {MAX_QUESTION} characters")
+    top_k: Any = body.get("top_k", 3)
+    if isinstance(top_k, float) and top_k.is_integer():
+        top_k = int(top_k)
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
+        raise ApiError(400, "invalid_request",
+                          f"'top_k' must be an integer from 1 to {MAX_TOP_K}")
+    return question, top_k
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app. Config (or the environment): MODEL_DIR, MODEL_VERIFY, LOG_LEVEL."""
+    app = Flask(__name__)
+    app.json.sort_keys = False
+    app.config.update(
+        MODEL_DIR=os.environ.get("MODEL_DIR", "/models/current"),
+        MODEL_VERIFY=os.environ.get("MODEL_VERIFY", "sha256"),
+        LOG_LEVEL=os.environ.get("LOG_LEVEL", "info"),
+        MAX_CONTENT_LENGTH=MAX_BODY,
+    )
+    app.config.update(config or {})
+    configure_logging(app.config["LOG_LEVEL"])
+    if app.config["MODEL_VERIFY"] not in ("sha256", "size"):
+        raise ValueError("MODEL_VERIFY must be 'sha256' or 'size'")
+    ranker, load_error = _load_model(app.config["MODEL_DIR"], app.config["MODEL_VERIFY"] == "sha256")
+    api_spec = spec()
+
+    @app.before_request
+    def _start():
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _finish(resp: Response) -> Response:
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        metrics.REQUESTS.labels(request.method, route, str(resp.status_code)).inc()
+        metrics.LATENCY.labels(route).observe(elapsed)
+        if ranker is not None:
+            resp.headers["X-Model-Version"] = ranker.version
+        if route not in ("/healthz", "/readyz", "/metrics"):
+            log.info("request", extra={
+                "method": request.method, "path": request.path, "status": resp.status_code,
+                "duration_ms": round(elapsed * 1000, 3), "remote": request.remote_addr,
+            })
+        return resp
+
+    @app.errorhandler(ApiError)
+    def _client_error(e: ApiError):
+        return error(e.status, e.code, e.message)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(e: HTTPException):
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
+                 415: "unsupported_media_type"}
+        code = codes.get(e.code or 500, "bad_request" if (e.code or 500) < 500 else "server_error")
+        message = {413: f"request body is larger than {MAX_BODY} bytes"}.get(e.code, e.description)
+        resp, status = error(e.code or 500, code, message)
+        if e.code == 405 and e.valid_methods:
+            resp.headers["Allow"] = ", ".join(e.valid_methods)
+        return resp, status
+
+    @app.errorhandler(Exception)
+    def _unexpected(e: Exception):
+        log.exception("unhandled error", extra={"path": request.path})
+        return error(500, "internal_error", "internal server error")
+
+    def _require_model() -> Ranker:
+        if ranker is None:
+            raise ApiError(503, "model_not_ready", load_error or "model not loaded")
+        return ranker
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(status="ok")
+
+    @app.get("/readyz")
+    def readyz():
+        if ranker is None:
+            return jsonify(status="unready", reason=load_error), 503
+        return jsonify(status="ready", model={"version": ranker.version})
+
+    @app.post("/v1/answer")
+    def answer():
+        question, top_k = _parse_answer_request()
+        model = _require_model()
+        return jsonify(answers=model.answer(question, top_k), model={"version": model.version})
+
+    @app.get("/v1/model")
+    def model_info():
+        return jsonify(public_fields(_require_model().manifest))
+
+    @app.get("/metrics")
+    def prometheus():
+        body, content_type = metrics.render()
+        return Response(body, content_type=content_type)
+
+    @app.get("/openapi.json")
+    def openapi():
+        return jsonify(api_spec)
+
+    return app

@@ -1,0 +1,111 @@
+# shellcheck shell=bash
+# Shared settings and helpers for ci/cluster/{up,down,load-images}.sh. Sourced, not run.
+# Everything the local cluster owns lives under $STATE (persistent) and $RUN (runtime sockets,
+# pid files), so it never touches the host's own containerd, CNI or kubelet directories.
+
+cluster_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo_dir=$(cd "$cluster_dir/../.." && pwd)
+# shellcheck source=../versions.env
+. "$repo_dir/ci/versions.env"
+
+K8S_VERSION=$KUBERNETES_VERSION
+K8S_BIN=$FAQ_CACHE/k8s/$K8S_VERSION/bin
+STATE=${FAQ_CLUSTER_STATE:-/var/lib/faq-engine-cluster}
+RUN=${FAQ_CLUSTER_RUN:-/run/faq-engine-cluster}
+LOGS=$STATE/logs
+PIDS=$RUN/pids
+PKI=$STATE/pki
+KCDIR=$STATE/kubeconfig
+CONTAINERD_SOCK=$RUN/containerd/containerd.sock
+CNI_CONF_DIR=$STATE/cni/net.d
+CNI_DATA_DIR=$STATE/cni/networks
+CNI_NETWORK=faq-engine
+BRIDGE=faqbr0
+POD_SUBNET=10.244.0.0/24       # the only node's pod range (host-local IPAM)
+CLUSTER_CIDR=10.244.0.0/16     # what kube-proxy treats as "inside the cluster"
+SERVICE_CIDR=10.96.0.0/16
+DNS_SERVICE_IP=10.96.0.10
+CLUSTER_DOMAIN=cluster.local
+API_PORT=6443
+PAUSE_IMAGE=localhost/faq-engine-cluster/pause:catatonit
+HOSTPATH_PV_DIR=/tmp/hostpath_pv  # fixed by the in-tree kubernetes.io/host-path provisioner
+OUT_KUBECONFIG=$FAQ_CACHE/cluster/kubeconfig
+export PATH=$K8S_BIN:$PATH
+
+log() { printf '%s cluster: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { printf 'cluster: error: %s\n' "$*" >&2; exit 1; }
+
+ctr_() { ctr --address "$CONTAINERD_SOCK" "$@"; }
+kc_admin() { kubectl --kubeconfig "$KCDIR/admin.conf" "$@"; }
+
+# pid of a running component, or nothing. A pid file is trusted only when that process is still
+# alive and is the binary we started (pids get reused).
+comp_pid() {
+  local name=$1 pid exe
+  [ -f "$PIDS/$name.pid" ] || return 0
+  pid=$(cat "$PIDS/$name.pid" 2>/dev/null || true)
+  [ -n "$pid" ] && [ -d "/proc/$pid" ] || return 0
+  exe=$(cat "$PIDS/$name.exe" 2>/dev/null || true)
+  # " (deleted)": the binary was rebuilt while it ran; it is still ours.
+  if [ -n "$exe" ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null | sed 's/ (deleted)$//')" != "$exe" ]; then
+    return 0
+  fi
+  echo "$pid"
+}
+
+# stop_comp NAME [SECONDS]: SIGTERM, wait, then SIGKILL.
+stop_comp() {
+  local name=$1 t=${2:-20} pid i
+  pid=$(comp_pid "$name")
+  if [ -n "$pid" ]; then
+    log "stopping $name (pid $pid)"
+    kill "$pid" 2>/dev/null || true
+    for ((i = 0; i < t * 10; i++)); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+    if [ -d "/proc/$pid" ]; then kill -9 "$pid" 2>/dev/null || true; sleep 0.2; fi
+  fi
+  rm -f "$PIDS/$name.pid" "$PIDS/$name.exe" "$PIDS/$name.args"
+}
+
+# start_comp NAME CONFIG_HASH CMD...: run CMD in its own session with its log and pid file,
+# unless it already runs with the same command line and config; restart it when they changed.
+start_comp() {
+  local name=$1 hash=$2 pid want exe
+  shift 2
+  want="$(printf '%q ' "$@")# $hash"
+  pid=$(comp_pid "$name")
+  if [ -n "$pid" ]; then
+    [ "$(cat "$PIDS/$name.args" 2>/dev/null)" = "$want" ] && return 0
+    log "$name: command line or config changed, restarting"
+    stop_comp "$name"
+  fi
+  exe=$(readlink -f "$(command -v "$1")")
+  log "starting $name (log: $LOGS/$name.log)"
+  printf '=== %s %s\n' "$(date -u +%FT%TZ)" "$want" >>"$LOGS/$name.log"
+  # The inner shell writes its own pid, then execs: the pid file names the component itself.
+  setsid bash -c 'echo $$ >"$0"; exec "$@"' "$PIDS/$name.pid" "$@" \
+    >>"$LOGS/$name.log" 2>&1 </dev/null &
+  for _ in $(seq 100); do [ -s "$PIDS/$name.pid" ] && break; sleep 0.05; done
+  pid=$(cat "$PIDS/$name.pid" 2>/dev/null || true)
+  for _ in $(seq 100); do # until the exec has happened
+    [ -n "$pid" ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" != "$exe" ] && [ -d "/proc/$pid" ] || break
+    sleep 0.02
+  done
+  echo "$exe" >"$PIDS/$name.exe"
+  echo "$want" >"$PIDS/$name.args"
+}
+# must_run NAME: fail with the log's tail when a component died.
+must_run() {
+  [ -n "$(comp_pid "$1")" ] && return 0
+  tail -n 30 "$LOGS/$1.log" >&2 || true
+  die "$1 exited (log above: $LOGS/$1.log)"
+}
+wait_comp() { # wait_comp NAME TIMEOUT CMD...
+  local name=$1 t=$2 end
+  shift 2
+  end=$((SECONDS + t))
+  until "$@" >/dev/null 2>&1; do
+    must_run "$name"
+    ((SECONDS < end)) || { tail -n 30 "$LOGS/$name.log" >&2; die "$name not ready after ${t}s (log: $LOGS/$name.log)"; }
+    sleep 0.5
+  done
+}
