@@ -135,7 +135,8 @@ def test_make_targets_and_ci_scripts_called_by_the_workflows_exist():
 def test_pull_request_workflow_covers_lint_tests_kubeconform_and_ct_install():
     text = (ROOT / ".github/workflows/pr.yaml").read_text()
     wf = load(ROOT / ".github/workflows/pr.yaml")
-    assert "pull_request" in wf[True] if True in wf else "pull_request" in wf["on"]
+    on = wf[True] if True in wf else wf["on"]  # YAML 1.1 reads the key `on` as true
+    assert "pull_request" in on
     assert "make lint" in text
     assert "make test-app test-chart test-ci" in text  # test-chart runs kubeconform
     assert "helm/kind-action@" in text
