@@ -119,7 +119,7 @@ class YamlFile:
         if not path.is_file():
             raise BumpError(f"{path}: no such file")
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_bytes().decode("utf-8")  # keeps \r\n line ends
         except (OSError, UnicodeDecodeError) as e:
             raise BumpError(f"{path}: cannot read: {e}") from None
         try:
@@ -166,13 +166,13 @@ class YamlFile:
         return True
 
     def _value_span(self, mapping, key: str, old: Any) -> tuple[int, int, int]:
-        lines = self.text.splitlines()
+        lines = self.text.split("\n")  # the parser counts lines by "\n" only
         if old is None:
             # An empty value: the parser points past it, so insert right after the key's colon.
             kline, kcol = mapping.lc.key(key)
             s = lines[kline]
             col = _scalar_end(s, kcol, flow=False, stop_at_colon=True)
-            while col < len(s) and s[col] in " \t":
+            while col < len(s) and s[col] in " \t\r":
                 col += 1
             if col >= len(s) or s[col] != ":":
                 raise BumpError(f"{self.path}:{kline + 1}: cannot locate the value of {key}")
@@ -189,11 +189,11 @@ class YamlFile:
     def render(self) -> str:
         if not self.edits:
             return self.text
-        lines = self.text.splitlines(keepends=True)
+        lines = self.text.split("\n")
         for e in sorted(self.edits, key=lambda e: (e.line, e.start), reverse=True):
             s = lines[e.line]
             lines[e.line] = s[: e.start] + e.text + s[e.end :]
-        new = "".join(lines)
+        new = "\n".join(lines)
         from ruamel.yaml import YAML
 
         try:
@@ -258,7 +258,7 @@ def _scalar_end(s: str, col: int, flow: bool, stop_at_colon: bool = False) -> in
         if stop_at_colon and c == ":" and (i + 1 == len(s) or s[i + 1] in " \t"):
             break
         i += 1
-    while i > col and s[i - 1] in " \t":
+    while i > col and s[i - 1] in " \t\r":
         i -= 1
     return i
 
@@ -347,7 +347,7 @@ def plan(args: argparse.Namespace) -> tuple[YamlFile, YamlFile]:
     if args.app_tag is not None:
         chart.set("appVersion", args.app_tag)
     if (values.changes or chart.changes) and args.chart_bump != "none":
-        old_text = chart.text.splitlines()
+        old_text = chart.text.split("\n")
         mapping = chart.data
         line, col = mapping.lc.value("version")
         quoted = col < len(old_text[line]) and old_text[line][col] in "\"'"

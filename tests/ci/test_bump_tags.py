@@ -169,6 +169,19 @@ def test_null_digest_and_flow_mapping_and_unquoted_tag(tmp_path):
     assert v["model"]["tag"] == "1.0" and v["model"]["digest"] == ""
 
 
+def test_crlf_line_endings_are_kept(chart):
+    for name in ("values.yaml", "Chart.yaml"):
+        (chart / name).write_bytes((chart / name).read_bytes().replace(b"\n", b"\r\n"))
+    assert bump(chart, "--app-tag", "1.1.0", "--model-digest", D1) == 0
+    raw = (chart / "values.yaml").read_bytes()
+    assert b'  tag: "1.1.0"   # trailing comment on the tag\r\n' in raw
+    assert f'  digest: "{D1}"\r\n'.encode() in raw
+    assert raw.count(b"\n") == raw.count(b"\r\n")
+    chart_raw = (chart / "Chart.yaml").read_bytes()
+    assert b"version: 1.2.4\r\n" in chart_raw
+    assert b'appVersion: "1.1.0"   # app version comment\r\n' in chart_raw
+
+
 def test_write_keeps_mode_and_leaves_no_temp_files(chart):
     os.chmod(chart / "values.yaml", 0o640)
     assert bump(chart, "--app-digest", D1) == 0
