@@ -79,6 +79,30 @@ sysctl -qw net.ipv4.ip_forward=1
 [ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] \
   || log "warning: br_netfilter is not loaded; Service traffic between pods on the bridge may fail"
 
+# --- CNI: one bridge, host-local IPAM in our own data dir, portmap for hostPorts ---------------
+write_if_changed "$CNI_CONF_DIR/10-faq-engine.conflist" <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "$CNI_NETWORK",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "$BRIDGE",
+      "isGateway": true,
+      "ipMasq": true,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "dataDir": "$CNI_DATA_DIR",
+        "ranges": [[{"subnet": "$POD_SUBNET"}]],
+        "routes": [{"dst": "0.0.0.0/0"}]
+      }
+    },
+    {"type": "portmap", "capabilities": {"portMappings": true}}
+  ]
+}
+EOF
+
 # --- containerd -------------------------------------------------------------------------------
 write_if_changed "$STATE/etc/containerd.toml" <<EOF
 # faq-engine local cluster: its own containerd, separate from any other on this host.
@@ -116,32 +140,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     conf_dir = "$CNI_CONF_DIR"
     max_conf_num = 1
 EOF
-start_comp containerd "$(fhash "$STATE/etc/containerd.toml")" containerd --config "$STATE/etc/containerd.toml"
+start_comp containerd "$(fhash "$STATE/etc/containerd.toml" "$CNI_CONF_DIR/10-faq-engine.conflist")" containerd --config "$STATE/etc/containerd.toml"
 wait_comp containerd 30 ctr_ version
-
-# --- CNI: one bridge, host-local IPAM in our own data dir, portmap for hostPorts ---------------
-write_if_changed "$CNI_CONF_DIR/10-faq-engine.conflist" <<EOF
-{
-  "cniVersion": "1.0.0",
-  "name": "$CNI_NETWORK",
-  "plugins": [
-    {
-      "type": "bridge",
-      "bridge": "$BRIDGE",
-      "isGateway": true,
-      "ipMasq": true,
-      "hairpinMode": true,
-      "ipam": {
-        "type": "host-local",
-        "dataDir": "$CNI_DATA_DIR",
-        "ranges": [[{"subnet": "$POD_SUBNET"}]],
-        "routes": [{"dst": "0.0.0.0/0"}]
-      }
-    },
-    {"type": "portmap", "capabilities": {"portMappings": true}}
-  ]
-}
-EOF
 
 # --- pause image: FROM scratch + static catatonit -----------------------------------------------
 if ! ctr_ -n k8s.io images ls -q "name==$PAUSE_IMAGE" | grep -q .; then
