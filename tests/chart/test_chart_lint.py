@@ -1,0 +1,134 @@
+"""helm lint, ct lint, kubeconform (Kubernetes 1.30-1.36, offline) and README drift."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+from chart_helpers import CHART, CI_VALUES, ROOT, helm_template_raw, require_tool, run
+
+KUBE_VERSIONS = [f"1.{minor}.0" for minor in range(30, 37)]
+# Image volumes (model.volume.type=image) need Kubernetes >= 1.35; the chart refuses older ones.
+IMAGE_VOLUME_MIN = (1, 35)
+# The schemas' $ref target (resolved against their $id); served from kubeconform's cache.
+DEFINITIONS_URL = "https://kubernetes.io/api/_definitions.json"
+
+
+def test_ci_values_files_exist():
+    names = {p.name for p in CI_VALUES}
+    assert {"default-values.yaml", "pvc-values.yaml", "image-values.yaml",
+            "canary-values.yaml", "full-values.yaml"} <= names, names
+
+
+@pytest.mark.parametrize("values_file", CI_VALUES, ids=lambda p: p.name)
+def test_helm_lint(values_file):
+    res = run(["helm", "lint", "--strict", "--kube-version", "1.35.0", str(CHART),
+               "-f", str(values_file)])
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "[ERROR]" not in res.stdout and "[WARNING]" not in res.stdout, res.stdout
+
+
+def test_ct_lint():
+    for tool in ("ct", "helm", "git", "yamllint", "yamale"):
+        require_tool(tool)
+    res = run(["ct", "lint", "--config", "ci/ct/ct.yaml", "--charts", "chart",
+               "--validate-maintainers=false"])
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out
+    assert "All charts linted successfully" in out
+    # Every ci values file was linted.
+    for f in CI_VALUES:
+        assert f"chart/ci/{f.name}" in out, f"{f.name} not linted:\n{out}"
+
+
+@pytest.fixture(scope="session")
+def schema_root() -> Path:
+    try:
+        import kubernetes_validate
+    except ImportError:
+        pytest.fail("kubernetes-validate is not installed (requirements-dev.txt)", pytrace=False)
+    root = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+    missing = [v for v in KUBE_VERSIONS if not (root / f"v{v}-local-strict").is_dir()]
+    assert not missing, f"no offline schemas for {missing} in {root}"
+    return root
+
+
+@pytest.fixture(scope="session")
+def kubeconform_cache(schema_root, tmp_path_factory):
+    """One kubeconform cache per version holding that version's _definitions.json under the
+    URL the schemas reference, so validation works offline with the upstream files as they are."""
+    caches = {}
+    key = hashlib.sha256(DEFINITIONS_URL.encode()).hexdigest()
+    for v in KUBE_VERSIONS:
+        d = tmp_path_factory.mktemp(f"kubeconform-{v}")
+        shutil.copyfile(schema_root / f"v{v}-local-strict" / "_definitions.json", d / key)
+        caches[v] = d
+    return caches
+
+
+def kubeconform(manifests: str, version: str, schema_root: Path, cache: Path):
+    location = (f"{schema_root}/{{{{ .NormalizedKubernetesVersion }}}}-local{{{{ .StrictSuffix }}}}"
+                "/{{ .ResourceKind }}{{ .KindSuffix }}.json")
+    return run(["kubeconform", "-strict", "-summary", "-kubernetes-version", version,
+                "-schema-location", location, "-cache", str(cache),
+                "-skip", "ServiceMonitor", "-"], input=manifests)
+
+
+@pytest.mark.parametrize("version", KUBE_VERSIONS)
+@pytest.mark.parametrize("values_file", CI_VALUES, ids=lambda p: p.name)
+def test_kubeconform(values_file, version, schema_root, kubeconform_cache):
+    res = helm_template_raw(files=[values_file], kube_version=version)
+    major_minor = tuple(int(x) for x in version.split(".")[:2])
+    if "type: image" in values_file.read_text() and major_minor < IMAGE_VOLUME_MIN:
+        assert res.returncode != 0 and "needs Kubernetes >= 1.35" in res.stderr, res.stderr
+        return
+    assert res.returncode == 0, res.stderr
+    out = kubeconform(res.stdout, version, schema_root, kubeconform_cache[version])
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Invalid: 0, Errors: 0" in out.stdout, out.stdout
+    assert "Valid: 0," not in out.stdout, out.stdout
+
+
+def test_kubeconform_rejects_invalid_manifests(schema_root, kubeconform_cache):
+    """The validation is real: an unknown field and a wrong type are caught offline."""
+    bad = ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec:\n"
+           "  replicas: two\n  selector: {matchLabels: {a: b}}\n"
+           "  template:\n    metadata: {labels: {a: b}}\n"
+           "    spec: {containers: [{name: c, image: i, bogus: 1}]}\n")
+    out = kubeconform(bad, "1.34.0", schema_root, kubeconform_cache["1.34.0"])
+    assert out.returncode != 0 and "Invalid: 1" in out.stdout, out.stdout
+
+
+def test_image_volume_rejected_by_old_schemas(schema_root, kubeconform_cache):
+    """Kubernetes 1.30 has no image volumes: its strict schema must say so."""
+    res = helm_template_raw(sets=["model.volume.type=image"], kube_version="1.35.0")
+    assert res.returncode == 0, res.stderr
+    out = kubeconform(res.stdout, "1.30.0", schema_root, kubeconform_cache["1.30.0"])
+    assert out.returncode != 0 and "'image' not allowed" in out.stdout, out.stdout
+
+
+def test_readme_is_up_to_date(tmp_path):
+    """helm-docs regenerates chart/README.md from values.yaml and README.md.gotmpl unchanged."""
+    require_tool("helm-docs")
+    copy = tmp_path / "chart"
+    shutil.copytree(CHART, copy)
+    res = run(["helm-docs", "--chart-search-root", str(copy), "--skip-version-footer"])
+    assert res.returncode == 0, res.stderr
+    fresh = (copy / "README.md").read_text()
+    assert fresh == (CHART / "README.md").read_text(), (
+        "chart/README.md is stale: run helm-docs --chart-search-root chart --skip-version-footer")
+
+
+def test_readme_lists_every_top_level_value():
+    readme = (CHART / "README.md").read_text()
+    for key in ("model.volume.type", "model.tag", "model.digest", "image.digest", "replicaCount",
+                "canary.enabled", "canary.model.tag", "imagePullSecrets", "startupProbe"):
+        assert f"| {key} |" in readme, key
+
+
+def test_ct_files_at_expected_place():
+    for name in ("ct.yaml", "lintconf.yaml", "chart_schema.yaml"):
+        assert (ROOT / "ci" / "ct" / name).is_file(), name
