@@ -20,5 +20,18 @@ def tokenize(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+def stem(word: str) -> str:
+    """A light suffix stripper (plurals, -ed, -ing) so 'answered' meets 'answer'."""
+    if len(word) <= 4 or not word.isalpha():
+        return word
+    for suffix, keep in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix == "s" and word.endswith(("ss", "us", "is")):
+                return word
+            return word[: -len(suffix)] + keep
+    return word
+
+
 def content_terms(tokens: list[str]) -> list[str]:
-    return [t for t in tokens if t not in STOPWORDS]
+    """The lexical (BM25) terms of a token list: stop words dropped, light stemming."""
+    return [stem(t) for t in tokens if t not in STOPWORDS]

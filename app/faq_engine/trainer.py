@@ -120,7 +120,9 @@ def train(
         vectors = np.asarray(model.dv.vectors, dtype=np.float32)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
         np.save(tmp / VECTORS, vectors / np.maximum(norms, 1e-12))
-        model.save(str(tmp / DOC2VEC), sep_limit=1 << 20)
+        # Arrays over 256 Ki elements (1 MiB of float32) go to their own .npy files, which
+        # Ranker memory-maps (gensim's sep_limit counts elements, not bytes).
+        model.save(str(tmp / DOC2VEC), sep_limit=256 * 1024)
         write_entries(entries, tmp)
         write_bm25(entries, tmp, rank.bm25_k1, rank.bm25_b, rank.question_weight)
 
