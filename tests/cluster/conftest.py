@@ -1,0 +1,167 @@
+"""Fixtures for tests that need a Kubernetes cluster (marker ``cluster``).
+
+The cluster is the local one from ``ci/cluster/up.sh`` (kubeconfig in
+``$FAQ_CACHE/cluster/kubeconfig``) or, with ``FAQ_CLUSTER=existing``, whatever ``KUBECONFIG`` /
+the current context points at. A missing tool or an unreachable cluster FAILS the test with a
+message saying what to run; nothing is skipped.
+
+Fixtures
+--------
+``kubeconfig`` (session) -> str
+    Path of the kubeconfig in use (also exported as ``KUBECONFIG`` for subprocesses, e.g. helm).
+``kubectl`` (session) -> Kubectl
+    ``kubectl(*args, namespace=None, input=None, check=True, timeout=120)`` runs kubectl and
+    returns the CompletedProcess; helpers: ``.json()``, ``.apply()``, ``.wait_for()``,
+    ``.wait_pod_ready()``, ``.run_pod()``, ``.service_url()``, ``.port_forward()``,
+    ``.events()``.
+``load_images`` (session) -> callable(*images)
+    Imports podman images into the local cluster's containerd (no-op for an existing cluster).
+``busybox_image`` (session) -> str
+    The local busybox base image (``ALPINE_BASE`` in ci/versions.env), loaded into the cluster.
+``make_namespace`` (function) -> callable(prefix="faq-t", labels=None) -> str
+    Creates uniquely named namespaces, all deleted at teardown.
+``restricted_namespace`` (function) -> str
+    A fresh namespace labelled ``pod-security.kubernetes.io/enforce=restricted`` (+warn, audit).
+``run_pod`` (session) -> callable
+    ``run_pod(namespace, command, image=None, ...) -> PodResult(name, phase, exit_code, logs)``:
+    a short-lived pod with a restricted securityContext (uid 10001), waited for and deleted.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kube_helpers import (
+    BUSYBOX_IMAGE,
+    CLUSTER_SCRIPTS,
+    FAQ_CACHE,
+    LOCAL_KUBECONFIG,
+    VERSIONS,
+    Kubectl,
+    PodResult,
+    unique_name,
+    wait_for,
+)
+
+
+# -- fixtures ---------------------------------------------------------------------------------
+def _tool(name: str) -> str:
+    path = shutil.which(name)
+    if not path:
+        pytest.fail(
+            f"'{name}' is not on PATH: build it with `bash ci/cluster/build.sh` and put "
+            f"{FAQ_CACHE}/k8s/{VERSIONS.get('KUBERNETES_VERSION', '<version>')}/bin on PATH "
+            "(make test-cluster does)"
+        )
+    return path
+
+
+def _is_local_cluster(kubeconfig: str) -> bool:
+    return Path(kubeconfig).resolve() == LOCAL_KUBECONFIG.resolve()
+
+
+@pytest.fixture(scope="session")
+def kubeconfig() -> str:
+    kubectl_bin = _tool("kubectl")
+    if os.environ.get("FAQ_CLUSTER") == "existing":
+        path = os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
+        hint = "FAQ_CLUSTER=existing: check KUBECONFIG / the current context"
+    else:
+        path = str(LOCAL_KUBECONFIG)
+        hint = "bring the local cluster up with `bash ci/cluster/up.sh` (make cluster-up)"
+        if not LOCAL_KUBECONFIG.exists():
+            pytest.fail(f"no local cluster kubeconfig at {path}: {hint}")
+    proc = subprocess.run(
+        [kubectl_bin, "--kubeconfig", path, "get", "--raw", "/readyz", "--request-timeout=10s"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"cluster API not reachable with {path}: {proc.stderr.strip()}\n{hint}")
+    os.environ["KUBECONFIG"] = path  # for helm, ct and other tools the tests start
+    return path
+
+
+@pytest.fixture(scope="session")
+def kubectl(kubeconfig: str) -> Kubectl:
+    return Kubectl(_tool("kubectl"), kubeconfig)
+
+
+@pytest.fixture(scope="session")
+def load_images(kubeconfig: str) -> Callable[..., None]:
+    def load(*images: str) -> None:
+        if not _is_local_cluster(kubeconfig):
+            return  # an existing cluster must already have them
+        proc = subprocess.run(
+            ["bash", str(CLUSTER_SCRIPTS / "load-images.sh"), *images],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if proc.returncode != 0:
+            pytest.fail(f"load-images.sh {' '.join(images)} failed:\n{proc.stderr.strip()}")
+
+    return load
+
+
+@pytest.fixture(scope="session")
+def busybox_image(load_images: Callable[..., None]) -> str:
+    load_images(BUSYBOX_IMAGE)
+    return BUSYBOX_IMAGE
+
+
+@pytest.fixture
+def make_namespace(kubectl: Kubectl) -> Iterator[Callable[..., str]]:
+    created: list[str] = []
+
+    def make(prefix: str = "faq-t", labels: dict[str, str] | None = None) -> str:
+        name = unique_name(prefix)
+        ns = {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": name, "labels": labels or {}},
+        }
+        kubectl.apply(ns)
+        created.append(name)
+        # Pods are refused until the namespace's default ServiceAccount exists.
+        wait_for(
+            lambda: kubectl(
+                "get", "serviceaccount", "default", namespace=name, check=False
+            ).returncode
+            == 0,
+            60,
+            f"the default ServiceAccount in {name}",
+        )
+        return name
+
+    yield make
+    for name in created:
+        kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False)
+
+
+@pytest.fixture
+def restricted_namespace(make_namespace: Callable[..., str]) -> str:
+    labels = {
+        f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "warn", "audit")
+    }
+    labels["pod-security.kubernetes.io/enforce-version"] = "latest"
+    return make_namespace("faq-t", labels)
+
+
+@pytest.fixture(scope="session")
+def run_pod(kubectl: Kubectl, busybox_image: str) -> Callable[..., PodResult]:
+    """``run_pod(namespace, command, image=busybox, **kw)``; see ``Kubectl.run_pod``."""
+
+    def run(
+        namespace: str, command: list[str] | str, image: str | None = None, **kwargs: Any
+    ) -> PodResult:
+        return kubectl.run_pod(namespace, command, image or busybox_image, **kwargs)
+
+    return run

@@ -1,0 +1,155 @@
+"""Smoke tests of the local cluster (ci/cluster/up.sh): what the chart's lifecycle tests rely on."""
+
+from __future__ import annotations
+
+import pytest
+from kube_helpers import Kubectl, http_get, unique_name, wait_for
+
+pytestmark = pytest.mark.cluster
+
+HTTPD_COMMAND = "echo hello-from-httpd > /www/index.html && exec httpd -f -v -p 8080 -h /www"
+
+
+def start_httpd(kubectl: Kubectl, namespace: str, image: str) -> str:
+    """A busybox httpd pod behind a ClusterIP Service on port 80; returns the Service name."""
+    name = unique_name("httpd")
+    pod = kubectl.pod_manifest(
+        name,
+        HTTPD_COMMAND,
+        image,
+        labels={"app": name},
+        restart_policy="Always",
+        ports=[{"name": "http", "containerPort": 8080}],
+        readiness_probe={"tcpSocket": {"port": 8080}, "periodSeconds": 1},
+        volumes=[{"name": "www", "emptyDir": {}}],
+        volume_mounts=[{"name": "www", "mountPath": "/www"}],
+    )
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {
+            "selector": {"app": name},
+            "ports": [{"name": "http", "port": 80, "targetPort": "http"}],
+        },
+    }
+    kubectl.apply([pod, service], namespace=namespace)
+    kubectl.wait_pod_ready(namespace, name, timeout=90)
+    return name
+
+
+def test_node_ready(kubectl: Kubectl) -> None:
+    nodes = kubectl.json("get", "nodes")["items"]
+    assert nodes, "the cluster has no nodes"
+    for node in nodes:
+        ready = [c for c in node["status"]["conditions"] if c["type"] == "Ready"]
+        assert ready and ready[0]["status"] == "True", f"node {node['metadata']['name']}: {ready}"
+    version = kubectl.json("version")["serverVersion"]["gitVersion"]
+    assert version.startswith("v1."), f"server reports {version!r} (version ldflags missing?)"
+
+
+def test_restricted_pod_runs_to_completion(run_pod, restricted_namespace: str) -> None:
+    result = run_pod(restricted_namespace, "id -u; echo done")
+    assert result.phase == "Succeeded"
+    assert result.exit_code == 0
+    assert result.logs.split() == ["10001", "done"]
+
+
+def test_failing_pod_reports_exit_code(run_pod, restricted_namespace: str) -> None:
+    result = run_pod(restricted_namespace, "echo oops; exit 3", check=False)
+    assert (result.phase, result.exit_code) == ("Failed", 3)
+    assert "oops" in result.logs
+
+
+def test_cluster_ip_reaches_pod(
+    kubectl: Kubectl, run_pod, busybox_image: str, restricted_namespace: str
+) -> None:
+    svc = start_httpd(kubectl, restricted_namespace, busybox_image)
+    url = kubectl.service_url(restricted_namespace, svc, "http")
+    # From a pod, through kube-proxy's ClusterIP rules.
+    result = run_pod(restricted_namespace, f"wget -q -O - {url}/")
+    assert result.logs.strip() == "hello-from-httpd"
+    # From the host (the test process): kube-proxy's rules also cover local traffic.
+    status, body = wait_for(lambda: http_get(url + "/"), 30, f"{url} from the host")
+    assert (status, body.strip()) == (200, "hello-from-httpd")
+
+
+def test_dns_resolves_service_names(
+    kubectl: Kubectl, run_pod, busybox_image: str, restricted_namespace: str
+) -> None:
+    svc = start_httpd(kubectl, restricted_namespace, busybox_image)
+    cluster_ip = kubectl.json("get", "service", svc, namespace=restricted_namespace)["spec"][
+        "clusterIP"
+    ]
+    fqdn = f"{svc}.{restricted_namespace}.svc.cluster.local"
+    # busybox nslookup ignores the search path: ask for the full name; wget uses the resolver
+    # (and its search path), so the short name works there.
+    result = run_pod(
+        restricted_namespace,
+        f"nslookup {fqdn} && wget -q -O - http://{svc}/ && nslookup kubernetes.default.svc.cluster.local",
+    )
+    assert cluster_ip in result.logs, result.logs
+    assert "hello-from-httpd" in result.logs
+    assert "10.96.0.1" in result.logs
+
+
+def test_pvc_binds_with_default_storageclass_and_pod_writes(
+    kubectl: Kubectl, run_pod, restricted_namespace: str
+) -> None:
+    classes = kubectl.json("get", "storageclass")["items"]
+    defaults = [
+        c["metadata"]["name"]
+        for c in classes
+        if c["metadata"].get("annotations", {}).get("storageclass.kubernetes.io/is-default-class")
+        == "true"
+    ]
+    assert defaults, "no default StorageClass"
+    claim = unique_name("data")
+    kubectl.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": claim},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "16Mi"}},
+            },
+        },
+        namespace=restricted_namespace,
+    )
+    result = run_pod(
+        restricted_namespace,
+        "echo written-by-$(id -u) > /data/probe && cat /data/probe",
+        volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": claim}}],
+        volume_mounts=[{"name": "data", "mountPath": "/data"}],
+    )
+    assert result.logs.strip() == "written-by-10001"
+    pvc = kubectl.json("get", "pvc", claim, namespace=restricted_namespace)
+    assert pvc["status"]["phase"] == "Bound"
+    assert pvc["spec"]["storageClassName"] in defaults
+    # A second pod sees the data (the volume persists across pods).
+    again = run_pod(
+        restricted_namespace,
+        "cat /data/probe",
+        volumes=[{"name": "data", "persistentVolumeClaim": {"claimName": claim}}],
+        volume_mounts=[{"name": "data", "mountPath": "/data"}],
+    )
+    assert again.logs.strip() == "written-by-10001"
+
+
+def test_privileged_pod_rejected_in_restricted_namespace(
+    kubectl: Kubectl, busybox_image: str, restricted_namespace: str
+) -> None:
+    name = unique_name("priv")
+    pod = kubectl.pod_manifest(
+        name,
+        "sleep 1",
+        busybox_image,
+        pod_security={},
+        container_security={"privileged": True},
+    )
+    proc = kubectl.apply(pod, namespace=restricted_namespace, check=False)
+    assert proc.returncode != 0, "a privileged pod was admitted into a restricted namespace"
+    assert 'violates PodSecurity "restricted' in proc.stderr, proc.stderr
+    gone = kubectl("get", "pod", name, namespace=restricted_namespace, check=False)
+    assert gone.returncode != 0 and "NotFound" in gone.stderr
