@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
+import yaml
 
-from chart_helpers import container, env, mounts, volumes
+from chart_helpers import CHART, container, env, mounts, run, volumes
 
 DIGEST = "sha256:" + "ab" * 32
 DIGEST2 = "sha256:" + "cd" * 32
@@ -538,3 +540,47 @@ def test_test_pod_expected_version(render, sets, expected):
 
 def test_tests_can_be_disabled(render):
     assert not render(sets=["tests.enabled=false"]).kind("Pod")
+
+
+# --- NOTES.txt ----------------------------------------------------------------------------
+
+def _notes(tmp_path, *sets):
+    """NOTES.txt rendered with the chart's values. (`helm install --dry-run=client` of this helm
+    still contacts a cluster, so render a copy of the chart that exposes NOTES.txt through tpl.)"""
+    copy = tmp_path / "chart"
+    shutil.copytree(CHART, copy)
+    shutil.copyfile(CHART / "templates" / "NOTES.txt", copy / "notes.txt")
+    (copy / "templates" / "notes-probe.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes}\n"
+        'data: {notes: {{ tpl (.Files.Get "notes.txt") . | quote }}}\n')
+    cmd = ["helm", "template", "rel", str(copy), "--namespace", "faq", "--kube-version",
+           "1.34.0", "--show-only", "templates/notes-probe.yaml"]
+    for s in sets:
+        cmd += ["--set", s]
+    res = run(cmd)
+    assert res.returncode == 0, res.stderr
+    return yaml.safe_load(res.stdout)["data"]["notes"]
+
+
+def test_notes_tell_how_to_ask_a_question(tmp_path):
+    notes = _notes(tmp_path)
+    assert "kubectl -n faq port-forward service/rel-faq-engine 8080:80" in notes
+    assert "curl -s -X POST http://127.0.0.1:8080/v1/answer" in notes
+    assert "localhost/faq-engine-model:1.0" in notes
+    assert "helm test rel" in notes
+
+
+def test_notes_with_ingress_and_canary(tmp_path):
+    notes = _notes(tmp_path, "ingress.enabled=true", "canary.enabled=true",
+                   "canary.model.tag=1.1")
+    assert "http://faq-engine.local/" in notes
+    assert "localhost/faq-engine-model:1.1 share the Service" in notes
+
+
+def test_canary_in_image_mode_mounts_its_own_model(render):
+    deps = render(sets=["model.volume.type=image", "canary.enabled=true",
+                        "canary.model.tag=1.1"], kube_version="1.35.0").deployments()
+    refs = {n: volumes(d["spec"]["template"]["spec"])["model"]["image"]["reference"]
+            for n, d in deps.items()}
+    assert refs == {"rel-faq-engine": "localhost/faq-engine-model:1.0",
+                    "rel-faq-engine-canary": "localhost/faq-engine-model:1.1"}

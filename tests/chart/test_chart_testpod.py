@@ -52,7 +52,7 @@ def run_test_pod(render, server, reply, sets=()):
 
 
 def answer(version):
-    return {"answers": [{"id": "q1", "question": "How do I reset my password?",
+    return {"answers": [{"id": "q1", "question": "How do I roll out a new model version?",
                          "answer": "Use the reset link.", "score": 0.9}],
             "model": {"version": version}}
 
