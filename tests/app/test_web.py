@@ -1,0 +1,154 @@
+import json
+import logging
+
+import pytest
+
+from faq_engine.web import MAX_BODY, create_app
+
+
+def post(client, body, content_type="application/json"):
+    data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return client.post("/v1/answer", data=data, content_type=content_type)
+
+
+def assert_error(resp, status, code):
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    assert resp.is_json
+    body = resp.get_json()
+    assert set(body) == {"error"} and body["error"]["code"] == code
+    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
+
+
+def test_answer(client):
+    r = post(client, {"question": "How do I roll back to the previous model?", "top_k": 2})
+    assert r.status_code == 200
+    body = r.get_json()
+    assert body["model"] == {"version": "1.0"}
+    assert r.headers["X-Model-Version"] == "1.0"
+    assert len(body["answers"]) == 2
+    assert body["answers"][0]["id"] == "rollback"
+    assert set(body["answers"][0]) == {"id", "question", "answer", "score"}
+    assert body["answers"][0]["score"] >= body["answers"][1]["score"]
+
+
+def test_default_top_k_is_3(client):
+    assert len(post(client, {"question": "helm upgrade"}).get_json()["answers"]) == 3
+
+
+def test_integral_float_top_k_accepted(client):
+    assert len(post(client, {"question": "helm upgrade", "top_k": 2.0}).get_json()["answers"]) == 2
+
+
+@pytest.mark.parametrize("body, code", [
+    (b"{not json", "invalid_json"),
+    (b"\xff\xfe", "invalid_json"),
+    (b"[" * 5000 + b"]" * 5000, "invalid_json"),  # nesting deeper than the parser allows
+    ([1, 2], "invalid_request"),
+    ("null", "invalid_request"),
+    ({}, "invalid_request"),
+    ({"question": 5}, "invalid_request"),
+    ({"question": None}, "invalid_request"),
+    ({"question": ""}, "invalid_request"),
+    ({"question": "   \n"}, "invalid_request"),
+    ({"question": "x" * 1001}, "invalid_request"),
+    ({"question": "ok", "top_k": 0}, "invalid_request"),
+    ({"question": "ok", "top_k": 21}, "invalid_request"),
+    ({"question": "ok", "top_k": -1}, "invalid_request"),
+    ({"question": "ok", "top_k": "3"}, "invalid_request"),
+    ({"question": "ok", "top_k": True}, "invalid_request"),
+    ({"question": "ok", "top_k": 2.5}, "invalid_request"),
+    ({"question": "ok", "top_k": 1e300}, "invalid_request"),
+    ({"question": "ok", "extra": 1}, "invalid_request"),
+])
+def test_bad_bodies_are_400(client, body, code):
+    assert_error(post(client, body), 400, code)
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", ""])
+def test_wrong_content_type_is_415(client, content_type):
+    assert_error(post(client, {"question": "hi"}, content_type=content_type), 415,
+                 "unsupported_media_type")
+
+
+def test_json_with_charset_is_fine(client):
+    assert post(client, {"question": "hi there"}, "application/json; charset=utf-8").status_code == 200
+
+
+def test_body_over_limit_is_413(client):
+    big = json.dumps({"question": "x" * (MAX_BODY + 10)})
+    assert_error(post(client, big), 413, "payload_too_large")
+
+
+def test_unknown_route_is_404(client):
+    assert_error(client.get("/nope"), 404, "not_found")
+    assert_error(client.post("/v1/answers"), 404, "not_found")
+
+
+def test_wrong_method_is_405(client):
+    r = client.get("/v1/answer")
+    assert_error(r, 405, "method_not_allowed")
+    assert "POST" in r.headers["Allow"]
+    assert_error(client.delete("/healthz"), 405, "method_not_allowed")
+
+
+def test_health_ready_model(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    r = client.get("/readyz")
+    assert r.status_code == 200 and r.get_json()["model"]["version"] == "1.0"
+    m = client.get("/v1/model").get_json()
+    assert m["version"] == "1.0" and m["format"] == 1 and m["files"] >= 8
+
+
+def test_metrics_count_requests(client):
+    before = client.get("/metrics").get_data(as_text=True)
+    post(client, {"question": "metrics please"})
+    after = client.get("/metrics").get_data(as_text=True)
+
+    def count(text):
+        for ln in text.splitlines():
+            if ln.startswith('faq_http_requests_total{method="POST",route="/v1/answer",status="200"}'):
+                return float(ln.split()[-1])
+        return 0.0
+
+    assert count(after) == count(before) + 1
+    assert 'faq_model_info{version="1.0"} 1.0' in after
+
+
+def test_openapi_matches_routes(app, client):
+    spec = client.get("/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    routes = {(r.rule, m.lower()) for r in app.url_map.iter_rules() for m in r.methods
+              if m in ("GET", "POST") and r.endpoint != "static"}
+    documented = {(p, m) for p, ops in spec["paths"].items() for m in ops}
+    assert routes == documented
+
+
+@pytest.mark.parametrize("damage, file", [
+    (lambda d: (d / "vectors.npy").unlink(), "vectors.npy"),
+    (lambda d: (d / "entries.jsonl").write_bytes(b"truncated"), "entries.jsonl"),
+    (lambda d: (d / "manifest.json").write_text("{"), "manifest.json"),
+])
+def test_corrupt_model_keeps_service_unready(model_copy, caplog, damage, file):
+    damage(model_copy)
+    with caplog.at_level(logging.ERROR, logger="faq_engine"):
+        logger = logging.getLogger("faq_engine")
+        logger.propagate = True  # let caplog see the JSON-configured logger
+        try:
+            app = create_app({"MODEL_DIR": str(model_copy)})
+        finally:
+            logger.propagate = False
+    client = app.test_client()
+    r = client.get("/readyz")
+    assert r.status_code == 503 and file in r.get_json()["reason"]
+    assert client.get("/healthz").status_code == 200
+    assert_error(post(client, {"question": "anything"}), 503, "model_not_ready")
+    assert_error(client.get("/v1/model"), 503, "model_not_ready")
+    assert "X-Model-Version" not in r.headers
+    records = [r for r in caplog.records if r.getMessage().startswith("model not ready")]
+    assert records and getattr(records[0], "file") == file
+
+
+def test_model_dir_with_current_link(tmp_path, trained_model):
+    (tmp_path / "current").symlink_to(trained_model)
+    client = create_app({"MODEL_DIR": str(tmp_path)}).test_client()
+    assert client.get("/readyz").status_code == 200
