@@ -22,9 +22,10 @@ done
 [ "$(id -u)" = 0 ] || die "down.sh must run as root"
 
 # 1. The kubelet first (so it restarts nothing), then the rest of the control plane.
-for c in kubelet coredns kube-proxy kube-scheduler kube-controller-manager kube-apiserver etcd pv-perms; do
-  stop_comp "$c"
-done
+stop_comp kubelet
+stop_comp coredns kube-proxy kube-scheduler kube-controller-manager pv-perms
+stop_comp kube-apiserver
+stop_comp etcd
 
 # 2. Pods' containers. containerd is needed to find and remove them; start it if it is not running
 #    but has state (after a crash or a reboot).
@@ -54,7 +55,7 @@ if [ -n "$(comp_pid containerd)" ] && ctr_ version >/dev/null 2>&1; then
     ctr_ -n k8s.io containers rm "$id" >/dev/null 2>&1 || log "warning: could not remove container $id"
   done
 fi
-stop_comp containerd 30
+stop_comp -t 30 containerd
 # Shims of our containerd that outlived it (identified by our socket path).
 for pid in $(pgrep -f -- "-address $CONTAINERD_SOCK" || true); do
   log "killing leftover shim $pid"
@@ -84,9 +85,21 @@ for table in nat filter; do
     iptables -w -t "$table" -X "$c" 2>/dev/null || true
   done
 done
-if iptables -w -t nat -S 2>/dev/null | grep -q '^-N KUBE-'; then
-  log "removing kube-proxy's iptables rules"
-  kube-proxy --cleanup >>"$LOGS/kube-proxy.log" 2>&1 || log "warning: kube-proxy --cleanup failed (see $LOGS/kube-proxy.log)"
+# kube-proxy's and the kubelet's chains (KUBE-*): nothing else on this host makes them.
+if iptables-save 2>/dev/null | grep -q '^:KUBE-' || ip6tables-save 2>/dev/null | grep -q '^:KUBE-'; then
+  log "removing the KUBE-* iptables chains of kube-proxy and the kubelet"
+  kube-proxy --cleanup >>"$LOGS/kube-proxy.log" 2>&1 || true
+  for ipt in iptables ip6tables; do
+    for table in filter nat mangle; do
+      # rules in the built-in chains that jump into KUBE-* chains
+      while IFS= read -r rule; do
+        eval "$ipt -w -t $table -D ${rule#-A }" 2>/dev/null || true
+      done < <($ipt -w -t "$table" -S 2>/dev/null | grep -E '^-A [A-Z]+ .*-j KUBE-' | grep -vE '^-A KUBE-' || true)
+      chains=$($ipt -w -t "$table" -S 2>/dev/null | sed -n 's/^-N \(KUBE-[A-Za-z0-9-]*\)$/\1/p')
+      for c in $chains; do $ipt -w -t "$table" -F "$c" 2>/dev/null || true; done
+      for c in $chains; do $ipt -w -t "$table" -X "$c" 2>/dev/null || true; done
+    done
+  done
 fi
 rm -f "$CNI_DATA_DIR/$CNI_NETWORK"/[0-9]* "$CNI_DATA_DIR/$CNI_NETWORK"/last_reserved_ip.* 2>/dev/null || true
 

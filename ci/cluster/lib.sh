@@ -44,7 +44,7 @@ comp_pid() {
   local name=$1 pid exe
   [ -f "$PIDS/$name.pid" ] || return 0
   pid=$(cat "$PIDS/$name.pid" 2>/dev/null || true)
-  [ -n "$pid" ] && [ -d "/proc/$pid" ] || return 0
+  [ -n "$pid" ] && alive "$pid" || return 0
   exe=$(cat "$PIDS/$name.exe" 2>/dev/null || true)
   # " (deleted)": the binary was rebuilt while it ran; it is still ours.
   if [ -n "$exe" ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null | sed 's/ (deleted)$//')" != "$exe" ]; then
@@ -53,17 +53,33 @@ comp_pid() {
   echo "$pid"
 }
 
-# stop_comp NAME [SECONDS]: SIGTERM, wait, then SIGKILL.
+alive() { # alive PID: running and not a zombie waiting for its (re)parent to reap it
+  [ -d "/proc/$1" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]
+}
+
+# stop_comp [-t SECONDS] NAME...: SIGTERM them all, wait, then SIGKILL what is left.
 stop_comp() {
-  local name=$1 t=${2:-20} pid i
-  pid=$(comp_pid "$name")
-  if [ -n "$pid" ]; then
-    log "stopping $name (pid $pid)"
-    kill "$pid" 2>/dev/null || true
-    for ((i = 0; i < t * 10; i++)); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
-    if [ -d "/proc/$pid" ]; then kill -9 "$pid" 2>/dev/null || true; sleep 0.2; fi
-  fi
-  rm -f "$PIDS/$name.pid" "$PIDS/$name.exe" "$PIDS/$name.args"
+  local t=20 name pid i left
+  local -a pids=()
+  if [ "${1:-}" = -t ]; then t=$2; shift 2; fi
+  for name in "$@"; do
+    pid=$(comp_pid "$name")
+    if [ -n "$pid" ]; then
+      log "stopping $name (pid $pid)"
+      kill "$pid" 2>/dev/null || true
+      pids+=("$pid")
+    fi
+  done
+  for ((i = 0; i < t * 10; i++)); do
+    left=0
+    for pid in "${pids[@]}"; do alive "$pid" && left=1; done
+    [ "$left" = 0 ] && break
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do
+    if alive "$pid"; then kill -9 "$pid" 2>/dev/null || true; fi
+  done
+  for name in "$@"; do rm -f "$PIDS/$name.pid" "$PIDS/$name.exe" "$PIDS/$name.args"; done
 }
 
 # start_comp NAME CONFIG_HASH CMD...: run CMD in its own session with its log and pid file,
