@@ -94,12 +94,12 @@ check_lane() { # from to list failfile
     have=$(stat -c %s "$src")
     [ "$have" = "$size" ] || { echo "$name: size mismatch (file $have bytes, manifest $size)" > "$4"; return 1; }
     if [ -n "$2" ]; then
-      got=$( { tee "$2/$name" < "$src" 2> "$4.tee"; echo $? > "$4.rc"; } | sha256sum | cut -d' ' -f1)
-      if [ "$(cat "$4.rc")" != 0 ]; then
-        if grep -qi 'no space' "$4.tee"; then
+      got=$( { tee "$2/$name" < "$src" 2> "$3.tee"; echo $? > "$3.rc"; } | sha256sum | cut -d' ' -f1)
+      if [ "$(cat "$3.rc")" != 0 ]; then
+        if grep -qi "no space" "$3.tee"; then
           echo "$2/$name: disk full while copying ($TOTAL bytes needed)" > "$4"
         else
-          echo "$2/$name: cannot write: $(head -n 1 "$4.tee")" > "$4"
+          echo "$2/$name: cannot write: $(head -n 1 "$3.tee")" > "$4"
         fi
         return 1
       fi

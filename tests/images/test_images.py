@@ -1,0 +1,170 @@
+"""The two images, built from the Dockerfiles and run by podman: the model hand-off end to end."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def sh(*cmd, check=True):
+    return subprocess.run(cmd, check=check, capture_output=True, text=True)
+
+
+pytestmark = [pytest.mark.images, pytest.mark.slow]
+
+
+@pytest.fixture
+def volume(tmp_path):
+    """A host directory the containers' uid 10001 can write, like an fsGroup'd pod volume."""
+    v = tmp_path / "models"
+    v.mkdir()
+    os.chown(v, 10001, 10001)
+    return v
+
+
+def run_model(image, volume, *env):
+    args = ["podman", "run", "--rm", "--read-only", "--cap-drop=ALL", "-v", f"{volume}:/models"]
+    for e in env:
+        args += ["-e", e]
+    return subprocess.run([*args, image], capture_output=True, text=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def app_container(images, volume):
+    port = free_port()
+    name = f"faq-app-{port}"
+
+    def start():
+        sh("podman", "run", "-d", "--name", name, "--read-only", "--cap-drop=ALL",
+           "--tmpfs", "/tmp", "-v", f"{volume}:/models:ro", "-p", f"127.0.0.1:{port}:8080",
+           images["app"])
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                    return port
+            except OSError:
+                time.sleep(0.3)
+        raise AssertionError(sh("podman", "logs", name, check=False).stdout)
+
+    yield start
+    sh("podman", "rm", "-f", name, check=False)
+
+
+def get(port, path):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as e:
+        return e.code, json.load(e)
+
+
+def ask(port, question):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/answer",
+                                 data=json.dumps({"question": question}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.load(r)
+
+
+def test_hand_off_model_then_app_answers(images, volume, app_container):
+    r = run_model(images["model-1.0"], volume)
+    assert r.returncode == 0, r.stderr
+    assert "version=1.0 copied" in r.stdout
+    port = app_container()
+    status, ready = get(port, "/readyz")
+    assert status == 200 and ready["model"]["version"] == "1.0"
+    body = ask(port, "How do I roll back to the previous model?")
+    assert body["model"]["version"] == "1.0" and body["answers"][0]["id"] == "rollback"
+
+
+def test_new_version_switches_current_and_cache_hit(images, volume, app_container):
+    assert run_model(images["model-1.0"], volume).returncode == 0
+    r = run_model(images["model-1.1"], volume)
+    assert r.returncode == 0 and "version=1.1 copied" in r.stdout, r.stderr
+    r = run_model(images["model-1.1"], volume)
+    assert r.returncode == 0 and "version=1.1 cache-hit" in r.stdout, r.stderr
+    assert sorted(p.name for p in volume.iterdir()) == ["1.0", "1.1", "current"]
+    port = app_container()
+    assert ask(port, "helm upgrade")["model"]["version"] == "1.1"
+
+
+def test_concurrent_init_containers_share_one_volume(images, volume):
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: run_model(images["model-1.0"], volume), range(2)))
+    assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
+    assert sorted(p.name for p in volume.iterdir()) == ["1.0", "current"]
+    r = subprocess.run(["podman", "run", "--rm", "-v", f"{volume}:/models", "-e",
+                        "MODEL_FORCE_VERIFY=1", images["model-1.0"]], capture_output=True, text=True)
+    assert "cache-hit verified" in r.stdout, r.stdout + r.stderr
+
+
+@pytest.fixture(scope="module")
+def corrupt_model_image(images, tmp_path_factory):
+    ctx = tmp_path_factory.mktemp("ctx")
+    shutil.copytree(ROOT / "model-image", ctx / "model-image")
+    shutil.copytree(ROOT / "build" / "models" / "1.0", ctx / "model")
+    p = ctx / "model" / "vectors.npy"
+    data = bytearray(p.read_bytes())
+    data[-5] ^= 0x01
+    p.write_bytes(bytes(data))
+    tag = "localhost/faq-engine-model:corrupt-test"
+    base = sh("podman", "image", "inspect", "--format", "{{.Id}}", images["model-1.0"]).stdout
+    assert base
+    from_line = subprocess.run(["bash", "-c", f". {ROOT}/ci/versions.env; echo $ALPINE_BASE"],
+                               capture_output=True, text=True).stdout.strip()
+    sh("podman", "build", "-q", "-f", str(ROOT / "Dockerfile.model"), "--build-arg",
+       f"BASE_IMAGE={from_line}", "--build-arg", "MODEL_DIR=model", "-t", tag, str(ctx))
+    yield tag
+    sh("podman", "rmi", "-f", tag, check=False)
+
+
+def test_corrupt_model_image_fails_naming_the_file(corrupt_model_image, volume):
+    r = run_model(corrupt_model_image, volume)
+    assert r.returncode == 1
+    assert r.stderr.strip().startswith("model-copy: error: vectors.npy: checksum mismatch"), r.stderr
+    assert list(volume.iterdir()) == []
+
+
+def test_app_image_carries_no_model_and_runs_unprivileged(images):
+    files = sh("podman", "run", "--rm", "--entrypoint", "sh", images["app"], "-c",
+               "find / -xdev \\( -name '*.npy' -o -name 'manifest.json' -o -name 'doc2vec*' \\) "
+               "-not -path '*/site-packages/*' 2>/dev/null; id -u; id -g").stdout.split()
+    assert files == ["10001", "10001"]
+    labels = json.loads(sh("podman", "image", "inspect", images["app"]).stdout)[0]["Labels"]
+    for key in ("version", "revision", "source"):
+        assert labels[f"org.opencontainers.image.{key}"], key
+    assert labels["org.opencontainers.image.version"] == "1.0.0"
+
+
+def test_model_image_holds_only_the_model_and_entrypoint(images):
+    out = sh("podman", "run", "--rm", "--entrypoint", "sh", images["model-1.0"], "-c",
+             "ls /model; id -u; ls /usr/local/bin").stdout.split()
+    listed = json.loads((ROOT / "build/models/1.0/manifest.json").read_text())["files"]
+    assert sorted(out[:-2]) == sorted([f["path"] for f in listed] + ["manifest.json"])
+    assert out[-2:] == ["10001", "model-copy"]
+    info = json.loads(sh("podman", "image", "inspect", images["model-1.0"]).stdout)[0]
+    assert info["Config"]["Entrypoint"] == ["/usr/local/bin/model-copy"]
+    assert info["Labels"]["org.opencontainers.image.version"] == "1.0"
+
+
+def test_app_unready_on_empty_volume(images, volume, app_container):
+    port = app_container()
+    status, body = get(port, "/readyz")
+    assert status == 503 and "manifest missing" in body["reason"]
