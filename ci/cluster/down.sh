@@ -7,7 +7,7 @@
 #
 # Binaries ($FAQ_CACHE/k8s) and podman's images are never touched.
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 purge=0 purge_images=0
@@ -20,6 +20,7 @@ for a in "$@"; do
   esac
 done
 [ "$(id -u)" = 0 ] || die "down.sh must run as root"
+take_lock
 
 # 1. The kubelet first (so it restarts nothing), then the rest of the control plane.
 stop_comp kubelet
@@ -95,9 +96,9 @@ if iptables-save 2>/dev/null | grep -q '^:KUBE-' || ip6tables-save 2>/dev/null |
       while IFS= read -r rule; do
         eval "$ipt -w -t $table -D ${rule#-A }" 2>/dev/null || true
       done < <($ipt -w -t "$table" -S 2>/dev/null | grep -E '^-A [A-Z]+ .*-j KUBE-' | grep -vE '^-A KUBE-' || true)
-      chains=$($ipt -w -t "$table" -S 2>/dev/null | sed -n 's/^-N \(KUBE-[A-Za-z0-9-]*\)$/\1/p')
-      for c in $chains; do $ipt -w -t "$table" -F "$c" 2>/dev/null || true; done
-      for c in $chains; do $ipt -w -t "$table" -X "$c" 2>/dev/null || true; done
+      mapfile -t kube_chains < <($ipt -w -t "$table" -S 2>/dev/null | sed -n 's/^-N \(KUBE-[A-Za-z0-9-]*\)$/\1/p')
+      for c in "${kube_chains[@]}"; do $ipt -w -t "$table" -F "$c" 2>/dev/null || true; done
+      for c in "${kube_chains[@]}"; do $ipt -w -t "$table" -X "$c" 2>/dev/null || true; done
     done
   done
 fi

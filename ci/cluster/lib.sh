@@ -1,11 +1,11 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 # Shared settings and helpers for ci/cluster/{up,down,load-images}.sh. Sourced, not run.
 # Everything the local cluster owns lives under $STATE (persistent) and $RUN (runtime sockets,
 # pid files), so it never touches the host's own containerd, CNI or kubelet directories.
 
 cluster_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo_dir=$(cd "$cluster_dir/../.." && pwd)
-# shellcheck source=../versions.env
+# shellcheck source-path=SCRIPTDIR source=../versions.env
 . "$repo_dir/ci/versions.env"
 
 K8S_VERSION=$KUBERNETES_VERSION
@@ -31,6 +31,15 @@ PAUSE_IMAGE=localhost/faq-engine-cluster/pause:catatonit
 HOSTPATH_PV_DIR=/tmp/hostpath_pv  # fixed by the in-tree kubernetes.io/host-path provisioner
 OUT_KUBECONFIG=$FAQ_CACHE/cluster/kubeconfig
 export PATH=$K8S_BIN:$PATH
+
+# take_lock: one up.sh/down.sh at a time (CI and a developer may call them concurrently).
+take_lock() {
+  [ -z "${FAQ_CLUSTER_LOCKED:-}" ] || return 0 # our caller (up.sh -> down.sh) holds it
+  mkdir -p "$(dirname "$RUN")"
+  exec 9>"$RUN.lock"
+  flock -w "${FAQ_CLUSTER_LOCK_WAIT:-900}" 9 || die "another up.sh/down.sh holds $RUN.lock"
+  export FAQ_CLUSTER_LOCKED=1
+}
 
 log() { printf '%s cluster: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { printf 'cluster: error: %s\n' "$*" >&2; exit 1; }
@@ -98,8 +107,9 @@ start_comp() {
   log "starting $name (log: $LOGS/$name.log)"
   printf '=== %s %s\n' "$(date -u +%FT%TZ)" "$want" >>"$LOGS/$name.log"
   # The inner shell writes its own pid, then execs: the pid file names the component itself.
+  # shellcheck disable=SC2016
   setsid bash -c 'echo $$ >"$0"; exec "$@"' "$PIDS/$name.pid" "$@" \
-    >>"$LOGS/$name.log" 2>&1 </dev/null &
+    >>"$LOGS/$name.log" 2>&1 </dev/null 9>&- &
   for _ in $(seq 100); do [ -s "$PIDS/$name.pid" ] && break; sleep 0.05; done
   pid=$(cat "$PIDS/$name.pid" 2>/dev/null || true)
   for _ in $(seq 100); do # until the exec has happened

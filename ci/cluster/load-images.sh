@@ -5,7 +5,7 @@
 #
 #   bash ci/cluster/load-images.sh localhost/faq-engine:1.0.0 localhost/faq-engine-model:1.0 ...
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 [ $# -ge 1 ] || die "usage: load-images.sh IMAGE..."

@@ -13,7 +13,7 @@
 # $FAQ_CLUSTER_RUN (default /run/faq-engine-cluster). Binaries: ci/cluster/build.sh. Tear down
 # with ci/cluster/down.sh [--purge].
 set -euo pipefail
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 WAIT_API=${FAQ_CLUSTER_WAIT_API:-120}
@@ -34,11 +34,13 @@ if [ "${FAQ_CLUSTER:-}" = existing ]; then
 fi
 
 [ "$(id -u)" = 0 ] || die "up.sh runs the cluster as host processes and must run as root"
+take_lock
 for t in containerd ctr runc conntrack iptables iptables-restore ip podman catatonit busybox curl jq; do
   command -v "$t" >/dev/null || die "'$t' is missing: run ci/setup-host.sh"
 done
-[ -d /usr/lib/cni ] && [ -x /usr/lib/cni/bridge ] && [ -x /usr/lib/cni/portmap ] && [ -x /usr/lib/cni/host-local ] \
-  || die "CNI plugins missing in /usr/lib/cni: run ci/setup-host.sh (containernetworking-plugins)"
+for p in bridge host-local portmap loopback; do
+  [ -x "/usr/lib/cni/$p" ] || die "CNI plugin /usr/lib/cni/$p missing: run ci/setup-host.sh (containernetworking-plugins)"
+done
 
 # --- binaries (seconds when cached, tens of minutes on a fresh machine) --------------------------
 bash "$cluster_dir/build.sh" >&2 || die "ci/cluster/build.sh failed"
