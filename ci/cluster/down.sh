@@ -50,7 +50,7 @@ if [ -n "$(comp_pid containerd)" ] && ctr_ version >/dev/null 2>&1; then
     [ -n "$id" ] || continue
     for _ in 1 2 3 4 5; do
       ctr_ -n k8s.io tasks rm -f "$id" >/dev/null 2>&1 || true
-      ctr_ -n k8s.io tasks ls -q 2>/dev/null | grep -qx "$id" || break
+      ctr_ -n k8s.io tasks ls -q 2>/dev/null | grep -x "$id" >/dev/null || break
       sleep 0.5
     done
     ctr_ -n k8s.io containers rm "$id" >/dev/null 2>&1 || log "warning: could not remove container $id"
@@ -87,7 +87,7 @@ for table in nat filter; do
   done
 done
 # kube-proxy's and the kubelet's chains (KUBE-*): nothing else on this host makes them.
-if iptables-save 2>/dev/null | grep -q '^:KUBE-' || ip6tables-save 2>/dev/null | grep -q '^:KUBE-'; then
+if iptables-save 2>/dev/null | grep '^:KUBE-' >/dev/null || ip6tables-save 2>/dev/null | grep '^:KUBE-' >/dev/null; then
   log "removing the KUBE-* iptables chains of kube-proxy and the kubelet"
   kube-proxy --cleanup >>"$LOGS/kube-proxy.log" 2>&1 || true
   for ipt in iptables ip6tables; do
@@ -120,7 +120,7 @@ if [ -f "$STATE/sysctl.orig" ]; then
 fi
 
 if [ "$purge" = 1 ]; then
-  if findmnt -rn -o TARGET | grep -q -e "^$STATE/" -e "^$RUN/"; then
+  if findmnt -rn -o TARGET | grep -e "^$STATE/" -e "^$RUN/" >/dev/null; then
     die "mounts remain under $STATE or $RUN; not deleting state (unmount them and rerun)"
   fi
   log "purging cluster state in $STATE (binaries and podman images are kept)"

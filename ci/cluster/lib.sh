@@ -105,6 +105,10 @@ start_comp() {
   fi
   exe=$(readlink -f "$(command -v "$1")")
   log "starting $name (log: $LOGS/$name.log)"
+  # keep one previous log once a log passes 50 MB
+  if [ "$(stat -c %s "$LOGS/$name.log" 2>/dev/null || echo 0)" -gt 52428800 ]; then
+    mv -f "$LOGS/$name.log" "$LOGS/$name.log.1"
+  fi
   printf '=== %s %s\n' "$(date -u +%FT%TZ)" "$want" >>"$LOGS/$name.log"
   # The inner shell writes its own pid, then execs: the pid file names the component itself.
   # shellcheck disable=SC2016

@@ -35,7 +35,7 @@ for img in "$@"; do
   podman save --format docker-archive "$img" | ctr_ -n k8s.io images import - >/dev/null \
     || die "importing $img into containerd failed"
   # docker-archive keeps the name podman knows; make sure the requested one exists too.
-  if ! ctr_ -n k8s.io images ls -q "name==$name" | grep -q .; then
+  if ! ctr_ -n k8s.io images ls -q "name==$name" | grep . >/dev/null; then
     die "image $name not found in containerd after import (names: $(ctr_ -n k8s.io images ls -q | tr '\n' ' '))"
   fi
   ctr_ -n k8s.io images label "$name" "$label=$id" >/dev/null

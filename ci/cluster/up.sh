@@ -146,7 +146,7 @@ start_comp containerd "$(fhash "$STATE/etc/containerd.toml" "$CNI_CONF_DIR/10-fa
 wait_comp containerd 30 ctr_ version
 
 # --- pause image: FROM scratch + static catatonit -----------------------------------------------
-if ! ctr_ -n k8s.io images ls -q "name==$PAUSE_IMAGE" | grep -q .; then
+if ! ctr_ -n k8s.io images ls -q "name==$PAUSE_IMAGE" | grep . >/dev/null; then
   if ! podman image exists "$PAUSE_IMAGE"; then
     log "building $PAUSE_IMAGE"
     ctx=$(mktemp -d)
@@ -410,7 +410,7 @@ node_ready() {
 wait_comp kubelet "$WAIT_NODE" node_ready
 dns_ok() {
   busybox nslookup "kubernetes.default.svc.$CLUSTER_DOMAIN" "$DNS_SERVICE_IP" 2>/dev/null \
-    | grep -Eq '^Address:[[:space:]]*10\.96\.0\.1$'
+    | grep -E '^Address:[[:space:]]*10\.96\.0\.1$' >/dev/null
 }
 wait_comp coredns "$WAIT_DNS" dns_ok
 # Wait for the default ServiceAccount, which every pod needs.
