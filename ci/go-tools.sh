@@ -2,28 +2,43 @@
 # Install the pinned Go tools (helm, ct, kubeconform, helm-docs, actionlint) from the Go module
 # proxy into $FAQ_CACHE/bin, outside the repository. A tool already at its pinned version is
 # kept, so a warm run takes a second. Prints the bin directory.
+#
+# Each tool is built inside a throwaway wrapper module that requires the pinned version:
+# `go install pkg@version` would also read the module's version list, which the proxy refuses
+# (403) for some modules (chart-testing).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=versions.env
 . "$root/ci/versions.env"
 bin=$FAQ_CACHE/bin
 mkdir -p "$bin"
-export GOBIN=$bin CGO_ENABLED=0 GOFLAGS=-trimpath
+export CGO_ENABLED=0
 
-# name|module path@version|extra ldflags
+helm_k8s="-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=34"
+helm_k8s="$helm_k8s -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=34"
+# name|module|version|package|extra ldflags
 tools=(
-  "helm|helm.sh/helm/v3/cmd/helm@$HELM_VERSION|-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
-  "ct|github.com/helm/chart-testing/v3/ct@$CHART_TESTING_VERSION|-X github.com/helm/chart-testing/v3/ct/cmd.Version=$CHART_TESTING_VERSION"
-  "kubeconform|github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION|"
-  "helm-docs|github.com/norwoodj/helm-docs/cmd/helm-docs@$HELM_DOCS_VERSION|"
-  "actionlint|github.com/rhysd/actionlint/cmd/actionlint@$ACTIONLINT_VERSION|"
+  "helm|helm.sh/helm/v3|$HELM_VERSION|helm.sh/helm/v3/cmd/helm|-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION $helm_k8s"
+  "ct|github.com/helm/chart-testing/v3|$CHART_TESTING_VERSION|github.com/helm/chart-testing/v3/ct|-X github.com/helm/chart-testing/v3/ct/cmd.Version=$CHART_TESTING_VERSION"
+  "kubeconform|github.com/yannh/kubeconform|$KUBECONFORM_VERSION|github.com/yannh/kubeconform/cmd/kubeconform|"
+  "helm-docs|github.com/norwoodj/helm-docs|$HELM_DOCS_VERSION|github.com/norwoodj/helm-docs/cmd/helm-docs|"
+  "actionlint|github.com/rhysd/actionlint|$ACTIONLINT_VERSION|github.com/rhysd/actionlint/cmd/actionlint|"
 )
 for t in "${tools[@]}"; do
-  IFS='|' read -r name mod ld <<<"$t"
-  stamp=$bin/.$name.version
-  if [ -x "$bin/$name" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$mod" ]; then continue; fi
-  echo "installing $mod" >&2
-  go install -ldflags "-s -w $ld" "$mod" >&2
-  echo "$mod" > "$stamp"
+  IFS='|' read -r name mod version pkg ld <<<"$t"
+  stamp="$pkg@$version $ld"
+  if [ -x "$bin/$name" ] && [ "$(cat "$bin/.$name.version" 2>/dev/null)" = "$stamp" ]; then continue; fi
+  echo "building $pkg@$version" >&2
+  work=$(mktemp -d)
+  (
+    cd "$work"
+    printf 'module toolwrap\n\ngo 1.24\n\nrequire %s %s\n' "$mod" "$version" > go.mod
+    printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" > tools.go
+    go mod tidy >&2
+    go build -trimpath -ldflags "-s -w $ld" -o "$bin/$name.tmp" "$pkg" >&2
+  )
+  rm -rf "$work"
+  mv "$bin/$name.tmp" "$bin/$name"
+  echo "$stamp" > "$bin/.$name.version"
 done
 echo "$bin"

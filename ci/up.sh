@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The main job (`make up`): from a fresh machine to a running faq-engine that answers.
+#   1. the images (app + model 1.0), built with podman on local base images
+#   2. a cluster: the one KUBECONFIG points at when it is reachable, else the local one
+#      (ci/cluster/up.sh: upstream Kubernetes as host processes), and the images loaded into it
+#   3. helm upgrade --install into a namespace that enforces Pod Security "restricted"
+#   4. helm test, then one question asked through the Service
+# A second run reuses everything (cached tools, images, cluster) and upgrades in place.
+# Runs with ci/with-env (tools on PATH).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+# shellcheck source=versions.env
+. ci/versions.env
+RELEASE=${RELEASE:-faq-engine}
+NAMESPACE=${NAMESPACE:-faq-engine}
+say() { printf '\n==> %s\n' "$*" >&2; }
+
+say "images"
+mapfile -t images < <(bash ci/images/build.sh)
+printf '    %s\n' "${images[@]}" >&2
+
+say "cluster"
+if [ -n "${KUBECONFIG:-}" ] && [ "$KUBECONFIG" != "$FAQ_CACHE/cluster/kubeconfig" ] \
+   && kubectl get --raw /readyz --request-timeout=5s >/dev/null 2>&1; then
+  FAQ_CLUSTER=existing bash ci/cluster/up.sh >/dev/null
+  echo "    using the configured cluster ($(kubectl config current-context)); push the images" \
+       "above to a registry it can pull from and set image/model.repository" >&2
+else
+  export KUBECONFIG
+  KUBECONFIG=$(bash ci/cluster/up.sh)
+  bash ci/cluster/load-images.sh "${images[@]}" >&2
+fi
+
+say "helm upgrade --install $RELEASE ./chart (namespace $NAMESPACE)"
+kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml \
+  | kubectl label --local -f - pod-security.kubernetes.io/enforce=restricted -o yaml \
+  | kubectl apply -f - >/dev/null
+helm upgrade --install "$RELEASE" ./chart --namespace "$NAMESPACE" --wait --timeout 5m \
+  --set image.pullPolicy=IfNotPresent --set model.pullPolicy=IfNotPresent "$@"
+
+say "helm test $RELEASE"
+helm test "$RELEASE" --namespace "$NAMESPACE" --logs --timeout 3m
+
+say "asking a question through the Service"
+svc=$(kubectl get svc "$RELEASE" -n "$NAMESPACE" -o jsonpath='{.spec.clusterIP}:{.spec.ports[0].port}')
+answer=$(curl -sS --max-time 10 -H 'Content-Type: application/json' \
+  -d '{"question": "How do I roll out a new model version?", "top_k": 1}' "http://$svc/v1/answer")
+echo "$answer" | python3 -m json.tool
+
+cat >&2 <<MSG
+
+faq-engine is up (release $RELEASE, namespace $NAMESPACE).
+  export KUBECONFIG=$KUBECONFIG
+  kubectl -n $NAMESPACE port-forward svc/$RELEASE 8080:80 &
+  curl -s localhost:8080/v1/answer -H 'Content-Type: application/json' -d '{"question": "How do I roll back?"}'
+  helm upgrade $RELEASE ./chart -n $NAMESPACE --reuse-values --set model.tag=1.1   # roll out model 1.1
+  helm rollback $RELEASE -n $NAMESPACE                                              # and back
+MSG
