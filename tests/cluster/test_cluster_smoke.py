@@ -153,3 +153,14 @@ def test_privileged_pod_rejected_in_restricted_namespace(
     assert 'violates PodSecurity "restricted' in proc.stderr, proc.stderr
     gone = kubectl("get", "pod", name, namespace=restricted_namespace, check=False)
     assert gone.returncode != 0 and "NotFound" in gone.stderr
+
+
+def test_port_forward_reaches_pod(
+    kubectl: Kubectl, busybox_image: str, restricted_namespace: str
+) -> None:
+    svc = start_httpd(kubectl, restricted_namespace, busybox_image)
+    with kubectl.port_forward(restricted_namespace, f"svc/{svc}", 80) as port:
+        status, body = wait_for(
+            lambda: http_get(f"http://127.0.0.1:{port}/"), 30, "the port-forward"
+        )
+    assert (status, body.strip()) == (200, "hello-from-httpd")
