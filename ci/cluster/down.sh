@@ -30,7 +30,9 @@ stop_comp etcd
 
 # 2. Pods' containers. containerd is needed to find and remove them; start it if it is not running
 #    but has state (after a crash or a reboot).
-if [ -z "$(comp_pid containerd)" ] && [ -f "$STATE/etc/containerd.toml" ] && [ -d "$STATE/containerd" ]; then
+cri_root=$STATE/containerd/io.containerd.grpc.v1.cri
+if [ -z "$(comp_pid containerd)" ] && [ -f "$STATE/etc/containerd.toml" ] \
+  && [ -n "$(find "$cri_root/sandboxes" "$cri_root/containers" -mindepth 1 -maxdepth 1 2>/dev/null)" ]; then
   mkdir -p "$PIDS" "$LOGS" "$RUN/containerd"
   start_comp containerd cleanup containerd --config "$STATE/etc/containerd.toml"
   wait_comp containerd 30 ctr_ version || true
@@ -55,6 +57,8 @@ if [ -n "$(comp_pid containerd)" ] && ctr_ version >/dev/null 2>&1; then
     done
     ctr_ -n k8s.io containers rm "$id" >/dev/null 2>&1 || log "warning: could not remove container $id"
   done
+  # the CRI plugin's files of the containers removed above (nothing is mounted there)
+  rm -rf --one-file-system "$cri_root/sandboxes" "$cri_root/containers"
 fi
 stop_comp -t 30 containerd
 # Shims of our containerd that outlived it (identified by our socket path).
