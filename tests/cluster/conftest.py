@@ -13,12 +13,13 @@ Fixtures
     ``kubectl(*args, namespace=None, input=None, check=True, timeout=120)`` runs kubectl and
     returns the CompletedProcess; helpers: ``.json()``, ``.apply()``, ``.wait_for()``,
     ``.wait_pod_ready()``, ``.run_pod()``, ``.service_url()``, ``.port_forward()``,
-    ``.events()``.
+    ``.events()``, ``.describe()``, ``.create_namespace(prefix, labels, restricted=False)``,
+    ``.pod_manifest()`` (static). More in kube_helpers.py (``http_get``, ``wait_for``, ...).
 ``load_images`` (session) -> callable(*images)
     Imports podman images into the local cluster's containerd (no-op for an existing cluster).
 ``busybox_image`` (session) -> str
     The local busybox base image (``ALPINE_BASE`` in ci/versions.env), loaded into the cluster.
-``make_namespace`` (function) -> callable(prefix="faq-t", labels=None) -> str
+``make_namespace`` (function) -> callable(prefix="faq-t", labels=None, restricted=False) -> str
     Creates uniquely named namespaces, all deleted at teardown.
 ``restricted_namespace`` (function) -> str
     A fresh namespace labelled ``pod-security.kubernetes.io/enforce=restricted`` (+warn, audit).
@@ -45,8 +46,6 @@ from kube_helpers import (
     VERSIONS,
     Kubectl,
     PodResult,
-    unique_name,
-    wait_for,
 )
 
 
@@ -119,26 +118,15 @@ def busybox_image(load_images: Callable[..., None]) -> str:
 
 @pytest.fixture
 def make_namespace(kubectl: Kubectl) -> Iterator[Callable[..., str]]:
+    """``make_namespace(prefix="faq-t", labels=None, restricted=False) -> name``; all the
+    namespaces made are deleted at teardown (without waiting)."""
     created: list[str] = []
 
-    def make(prefix: str = "faq-t", labels: dict[str, str] | None = None) -> str:
-        name = unique_name(prefix)
-        ns = {
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {"name": name, "labels": labels or {}},
-        }
-        kubectl.apply(ns)
+    def make(
+        prefix: str = "faq-t", labels: dict[str, str] | None = None, restricted: bool = False
+    ) -> str:
+        name = kubectl.create_namespace(prefix, labels, restricted=restricted)
         created.append(name)
-        # Pods are refused until the namespace's default ServiceAccount exists.
-        wait_for(
-            lambda: kubectl(
-                "get", "serviceaccount", "default", namespace=name, check=False
-            ).returncode
-            == 0,
-            60,
-            f"the default ServiceAccount in {name}",
-        )
         return name
 
     yield make
@@ -148,11 +136,8 @@ def make_namespace(kubectl: Kubectl) -> Iterator[Callable[..., str]]:
 
 @pytest.fixture
 def restricted_namespace(make_namespace: Callable[..., str]) -> str:
-    labels = {
-        f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "warn", "audit")
-    }
-    labels["pod-security.kubernetes.io/enforce-version"] = "latest"
-    return make_namespace("faq-t", labels)
+    """A fresh namespace enforcing Pod Security "restricted"; deleted after the test."""
+    return make_namespace("faq-t", restricted=True)
 
 
 @pytest.fixture(scope="session")

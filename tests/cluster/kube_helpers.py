@@ -53,6 +53,13 @@ RESTRICTED_CONTAINER_SECURITY: dict[str, Any] = {
 }
 
 
+#: Labels that make Pod Security admission enforce (and warn/audit) the "restricted" profile.
+RESTRICTED_NAMESPACE_LABELS: dict[str, str] = {
+    **{f"pod-security.kubernetes.io/{m}": "restricted" for m in ("enforce", "warn", "audit")},
+    "pod-security.kubernetes.io/enforce-version": "latest",
+}
+
+
 def unique_name(prefix: str) -> str:
     """A DNS-1123 name: ``prefix-<8 hex>``."""
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
@@ -147,6 +154,32 @@ class Kubectl:
         self, predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.5
     ) -> Any:
         return wait_for(predicate, timeout, what, interval)
+
+    def create_namespace(
+        self,
+        prefix: str = "faq-t",
+        labels: dict[str, str] | None = None,
+        restricted: bool = False,
+    ) -> str:
+        """Create a uniquely named namespace (``restricted`` adds the Pod Security labels) and
+        wait for its default ServiceAccount, without which pods are refused. The caller deletes
+        it (``kubectl("delete", "namespace", name, "--wait=false")``)."""
+        name = unique_name(prefix)
+        all_labels = {**(RESTRICTED_NAMESPACE_LABELS if restricted else {}), **(labels or {})}
+        self.apply(
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": name, "labels": all_labels},
+            }
+        )
+        self.wait_for(
+            lambda: self("get", "serviceaccount", "default", namespace=name, check=False).returncode
+            == 0,
+            60,
+            f"the default ServiceAccount in {name}",
+        )
+        return name
 
     def events(self, namespace: str) -> str:
         """Recent events of a namespace as text (for failure messages)."""
