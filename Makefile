@@ -36,7 +36,7 @@ down: ## uninstall the release and stop the local cluster
 	-$(WITH_ENV) helm uninstall faq-engine --wait
 	bash ci/cluster/down.sh
 
-test: tools ## everything; the cluster tests bring the local cluster up themselves
+test: tools cluster-up ## everything: unit, images, chart, CI tooling, cluster lifecycle
 	$(WITH_ENV) pytest $(PYTEST_ARGS)
 
 test-app: tools ## the service: trainer, model directory, API, gunicorn
@@ -51,7 +51,7 @@ test-chart: tools ## helm lint, ct lint, kubeconform 1.30-1.36, render tests, RE
 test-ci: tools ## bump-tags and the workflows (actionlint)
 	$(WITH_ENV) pytest tests/ci $(PYTEST_ARGS)
 
-test-cluster: tools ## the lifecycle on the local cluster
+test-cluster: tools cluster-up ## the lifecycle on the local cluster (or FAQ_CLUSTER=existing)
 	$(WITH_ENV) pytest tests/cluster $(PYTEST_ARGS)
 
 lint: tools ## ruff, yamllint, ct lint

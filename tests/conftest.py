@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -28,3 +30,21 @@ def trained_model(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("model") / "1.0"
     train(SAMPLE_FAQ, out, version="1.0")
     return out
+
+
+@pytest.fixture(scope="session")
+def images() -> dict[str, str]:
+    """Build the app image and model images 1.0 and 1.1 through the project's own script.
+
+    Returns {"app": ref, "model-1.0": ref, "model-1.1": ref}.
+    """
+    if shutil.which("podman") is None:
+        pytest.fail("podman is not installed: run ci/setup-host.sh (make setup)")
+    r = subprocess.run(["bash", str(ROOT / "ci" / "images" / "build.sh")], cwd=ROOT,
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.fail(f"ci/images/build.sh failed:\n{r.stderr[-3000:]}")
+    built = r.stdout.split()
+    app = next(i for i in built if "/faq-engine:" in i)
+    models = {i.rsplit(":", 1)[1]: i for i in built if "/faq-engine-model:" in i}
+    return {"app": app, **{f"model-{v}": ref for v, ref in models.items()}}

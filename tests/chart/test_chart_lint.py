@@ -39,9 +39,10 @@ def test_ct_lint():
     out = res.stdout + res.stderr
     assert res.returncode == 0, out
     assert "All charts linted successfully" in out
-    # Every ci values file was linted.
+    # Every ci values file that ct picks up (the top level of chart/ci) was linted.
     for f in CI_VALUES:
-        assert f"chart/ci/{f.name}" in out, f"{f.name} not linted:\n{out}"
+        if f.parent.name == "ci":
+            assert f"chart/ci/{f.name}" in out, f"{f.name} not linted:\n{out}"
 
 
 @pytest.fixture(scope="session")

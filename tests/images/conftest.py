@@ -22,16 +22,6 @@ def podman():
     return path
 
 
-@pytest.fixture(scope="session")
-def images(podman) -> dict[str, str]:
-    """Build the app image and model images 1.0 and 1.1 through the project's own script."""
-    r = sh("bash", str(ROOT / "ci" / "images" / "build.sh"), cwd=ROOT)
-    built = r.stdout.split()
-    app = next(i for i in built if "/faq-engine:" in i)
-    models = {i.rsplit(":", 1)[1]: i for i in built if "/faq-engine-model:" in i}
-    return {"app": app, **{f"model-{v}": ref for v, ref in models.items()}}
-
-
 @pytest.fixture(params=["busybox sh", "dash"])
 def shell(request) -> list[str]:
     """The entrypoint must run under busybox sh (Alpine) and under dash (strict POSIX)."""

@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -10,6 +9,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from helpers import build_corrupt_model_image
 
 from pathlib import Path
 
@@ -116,21 +116,8 @@ def test_concurrent_init_containers_share_one_volume(images, volume):
 
 
 @pytest.fixture(scope="module")
-def corrupt_model_image(images, tmp_path_factory):
-    ctx = tmp_path_factory.mktemp("ctx")
-    shutil.copytree(ROOT / "model-image", ctx / "model-image")
-    shutil.copytree(ROOT / "build" / "models" / "1.0", ctx / "model")
-    p = ctx / "model" / "vectors.npy"
-    data = bytearray(p.read_bytes())
-    data[-5] ^= 0x01
-    p.write_bytes(bytes(data))
-    tag = "localhost/faq-engine-model:corrupt-test"
-    base = sh("podman", "image", "inspect", "--format", "{{.Id}}", images["model-1.0"]).stdout
-    assert base
-    from_line = subprocess.run(["bash", "-c", f". {ROOT}/ci/versions.env; echo $ALPINE_BASE"],
-                               capture_output=True, text=True).stdout.strip()
-    sh("podman", "build", "-q", "-f", str(ROOT / "Dockerfile.model"), "--build-arg",
-       f"BASE_IMAGE={from_line}", "--build-arg", "MODEL_DIR=model", "-t", tag, str(ctx))
+def corrupt_model_image(images):
+    tag = build_corrupt_model_image("localhost/faq-engine-model:corrupt-test")
     yield tag
     sh("podman", "rmi", "-f", tag, check=False)
 

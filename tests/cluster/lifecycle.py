@@ -1,0 +1,113 @@
+"""Helpers for the lifecycle tests: helm, and bounded load through a Service."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "chart"
+
+
+def helm(*args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
+    """helm with the test session's KUBECONFIG (set by the kubeconfig fixture)."""
+    proc = subprocess.run(["helm", *args], capture_output=True, text=True, timeout=timeout,
+                          env=os.environ.copy())
+    if check and proc.returncode != 0:
+        pytest.fail(f"helm {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def ask(url: str, question: str = "How do I roll out a new model version?",
+        timeout: float = 5) -> tuple[int, str | None]:
+    """POST a question; returns (status, model version). A fresh connection each time."""
+    req = urllib.request.Request(f"{url}/v1/answer", data=json.dumps({"question": question}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:  # noqa: S310 - cluster-local URL
+            body = json.load(r)
+            return r.status, body["model"]["version"]
+    except urllib.error.HTTPError as e:
+        return e.code, None
+
+
+@dataclass
+class LoadResult:
+    ok: int = 0
+    failed: int = 0
+    versions: Counter = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        return (f"{self.ok} ok, {self.failed} failed in {self.seconds:.1f}s, versions "
+                f"{dict(self.versions)}; first errors: {self.errors[:5]}")
+
+
+class Load:
+    """Continuous traffic through a Service from this machine, bounded in count and time.
+
+    Each of `threads` workers sends one request after another, each on a new connection (as
+    independent clients do), so kube-proxy spreads them over the ready endpoints.
+    """
+
+    def __init__(self, url: str, threads: int = 2, max_seconds: float = 420,
+                 max_requests: int = 60000, pause: float = 0.01):
+        self.url, self.threads, self.pause = url, threads, pause
+        self.max_seconds, self.max_requests = max_seconds, max_requests
+        self.result = LoadResult()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._workers: list[threading.Thread] = []
+
+    def _run(self):
+        deadline = time.monotonic() + self.max_seconds
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            with self._lock:
+                if self.result.ok + self.result.failed >= self.max_requests:
+                    return
+            try:
+                status, version = ask(self.url)
+                err = None if status == 200 else f"HTTP {status}"
+            except Exception as e:  # connection refused/reset, timeout: all count as failures
+                version, err = None, f"{type(e).__name__}: {e}"
+            with self._lock:
+                if err is None:
+                    self.result.ok += 1
+                    self.result.versions[version] += 1
+                else:
+                    self.result.failed += 1
+                    self.result.errors.append(f"{time.strftime('%H:%M:%S')} {err}")
+            time.sleep(self.pause)
+
+    def __enter__(self) -> Load:
+        self._started = time.monotonic()
+        self._workers = [threading.Thread(target=self._run, daemon=True) for _ in range(self.threads)]
+        for w in self._workers:
+            w.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        for w in self._workers:
+            w.join(timeout=30)
+        self.result.seconds = time.monotonic() - self._started
+
+
+def versions_answering(url: str, n: int = 30) -> Counter:
+    c: Counter = Counter()
+    for _ in range(n):
+        status, version = ask(url)
+        assert status == 200
+        c[version] += 1
+    return c

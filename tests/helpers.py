@@ -1,0 +1,31 @@
+"""Plain helpers shared by test folders (tests/ is on pytest's pythonpath)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def build_corrupt_model_image(tag: str, version_dir: str = "1.1") -> str:
+    """A model image whose vectors.npy differs from its manifest by one bit."""
+    import tempfile
+
+    ctx = Path(tempfile.mkdtemp(prefix="faq-corrupt-"))
+    try:
+        shutil.copytree(ROOT / "model-image", ctx / "model-image")
+        shutil.copytree(ROOT / "build" / "models" / version_dir, ctx / "model")
+        p = ctx / "model" / "vectors.npy"
+        data = bytearray(p.read_bytes())
+        data[-5] ^= 0x01
+        p.write_bytes(bytes(data))
+        base = subprocess.run(["bash", "-c", f". {ROOT}/ci/versions.env; echo $ALPINE_BASE"],
+                              capture_output=True, text=True, check=True).stdout.strip()
+        subprocess.run(["podman", "build", "-q", "-f", str(ROOT / "Dockerfile.model"),
+                        "--build-arg", f"BASE_IMAGE={base}", "--build-arg", "MODEL_DIR=model",
+                        "-t", tag, str(ctx)], check=True, capture_output=True)
+    finally:
+        shutil.rmtree(ctx, ignore_errors=True)
+    return tag
