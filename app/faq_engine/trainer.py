@@ -56,6 +56,7 @@ class RankParams:
     vector_weight: float = 0.3
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
+    # How many times an entry's question counts in its text; 0 indexes the answers alone.
     question_weight: int = 2
 
 
@@ -81,9 +82,10 @@ class _Progress(CallbackAny2Vec):
             self.stream.flush()
 
 
-def _documents(entries: list[Entry]) -> list[TaggedDocument]:
+def _documents(entries: list[Entry], with_questions: bool) -> list[TaggedDocument]:
     return [
-        TaggedDocument(tokenize(f"{e.question} {e.answer}"), [i]) for i, e in enumerate(entries)
+        TaggedDocument(tokenize(f"{e.question} {e.answer}" if with_questions else e.answer), [i])
+        for i, e in enumerate(entries)
     ]
 
 
@@ -108,7 +110,7 @@ def train(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        docs = _documents(entries)
+        docs = _documents(entries, with_questions=rank.question_weight > 0)
         model = Doc2Vec(
             vector_size=params.vector_size, window=params.window, min_count=params.min_count,
             negative=params.negative, dm=params.dm, dbow_words=params.dbow_words,
