@@ -62,5 +62,5 @@ lint: tools ## ruff, yamllint, ct lint
 chart-docs: tools ## regenerate chart/README.md from values.yaml
 	$(WITH_ENV) helm-docs --chart-search-root chart --skip-version-footer
 
-bench: tools images ## every benchmark in bench/ (prints ratios; see the README)
+bench: tools images cluster-up ## every benchmark in bench/ (prints ratios; see the README)
 	$(WITH_ENV) bash bench/run-all.sh

@@ -1,0 +1,114 @@
+"""Shared by the bench/ scripts: synthetic models, a gunicorn server, memory readings."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from faq_engine.trainer import TrainParams, train
+
+CACHE = Path(os.environ.get("FAQ_CACHE", Path.home() / ".cache" / "faq-engine")) / "bench"
+
+
+def synthetic_faq(path: Path, entries: int, vocab: int, words: int = 40, seed: int = 1) -> Path:
+    """An FAQ of made-up words with a Zipf-like frequency, so the vocabulary is large."""
+    rng = random.Random(seed)
+    weights = [1.0 / (r + 1) ** 0.8 for r in range(vocab)]
+    names = [f"w{r}" for r in range(vocab)]
+    with open(path, "w") as fh:
+        for i in range(entries):
+            q = rng.choices(names, weights, k=8)
+            a = rng.choices(names, weights, k=words)
+            # every word of the vocabulary appears at least once
+            per = -(-vocab // entries)
+            a.extend(names[(i * per) % vocab: (i * per) % vocab + per])
+            fh.write(json.dumps({"id": f"e{i}", "question": " ".join(q) + "?",
+                                 "answer": " ".join(a)}) + "\n")
+    return path
+
+
+# size in MB -> (entries, vocabulary, vector size) of a synthetic model at least that large
+SIZES = {200: (60_000, 110_000, 200), 1000: (100_000, 300_000, 300)}
+
+
+def large_model(min_mb: int = 200, version: str = "bench") -> Path:
+    """A trained model directory of at least `min_mb` MB (cached under $FAQ_CACHE/bench)."""
+    out = CACHE / f"model-{min_mb}mb-{version}"
+    if (out / "manifest.json").exists():
+        return out
+    CACHE.mkdir(parents=True, exist_ok=True)
+    entries, vocab, dim = SIZES[min_mb]
+    faq = synthetic_faq(CACHE / f"synthetic-faq-{min_mb}mb.jsonl", entries=entries, vocab=vocab)
+    # More threads train faster; reproducibility does not matter for a benchmark model.
+    train(faq, out, version=version, params=TrainParams(vector_size=dim, epochs=2, workers=2),
+          force=True)
+    size = sum(f.stat().st_size for f in out.iterdir()) / 1e6
+    if size < min_mb:
+        raise SystemExit(f"synthetic model is only {size:.0f} MB")
+    return out
+
+
+def dir_mb(path: Path) -> float:
+    return sum(f.stat().st_size for f in path.iterdir() if f.is_file()) / 1e6
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`faq-engine serve` (gunicorn with the project's config) on a free loopback port."""
+
+    def __init__(self, model_dir: Path, workers: int, threads: int = 2):
+        self.port = free_port()
+        env = dict(os.environ, GUNICORN_THREADS=str(threads), LOG_LEVEL="warning")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "faq_engine.cli", "serve", "--model-dir", str(model_dir),
+             "--port", str(self.port), "--workers", str(workers)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Server:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit("server exited during start-up")
+            try:
+                with urllib.request.urlopen(self.url + "/readyz", timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.2)
+        raise SystemExit("server did not become ready")
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait(timeout=60)
+
+    def pids(self) -> list[int]:
+        kids = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        return [self.proc.pid, *map(int, kids)]
+
+    def pss_mb(self) -> float:
+        """Proportional set size of the master and all workers, summed."""
+        total = 0
+        for pid in self.pids():
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        return total / 1024
+
+    def ask(self, question: str) -> dict:
+        req = urllib.request.Request(self.url + "/v1/answer",
+                                     data=json.dumps({"question": question}).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.load(r)

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Every benchmark, one after the other (`make bench`; tools on PATH via ci/with-env).
+# Each prints its own figures and ratios, all taken within its own run.
+set -euo pipefail
+cd "$(dirname "$0")"
+python eval_ranking.py
+python serve_perf.py
+python model_copy.py
+bash cluster_bringup.sh
+bash ../ci/cluster/load-images.sh $(bash ../ci/images/build.sh)
+python cluster_lifecycle.py

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Serving performance, each figure taken in one run (these machines are noisy):
+
+memory      PSS of gunicorn (master + workers) with 1 and with 4 workers serving a model of
+            200 MB or more (synthetic, cached under $FAQ_CACHE/bench); target ratio <= 1.3
+throughput  requests/s through HTTP (wrk, fixed concurrency) with 2 workers vs the in-process
+            ranking throughput of the same queries; p50/p99 latency; target ratio >= 0.7
+load        model load (verify + map) time for the large model, cold (page cache dropped)
+            and warm
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from common import Server, dir_mb, large_model
+
+from faq_engine.faq import load_faq
+from faq_engine.trainer import train
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "app" / "faq_engine" / "data" / "sample-faq.jsonl"
+
+
+def memory() -> dict:
+    model = large_model(200)
+    questions = [json.loads(line)["question"]
+                 for line in open(model.parent / "synthetic-faq-200mb.jsonl")]
+    rng = random.Random(7)
+    out = {"model_mb": round(dir_mb(model), 1)}
+    for workers in (1, 4):
+        with Server(model, workers, threads=1) as srv:
+            with ThreadPoolExecutor(8) as pool:  # warm every worker on many different queries
+                list(pool.map(srv.ask, rng.sample(questions, 400)))
+            time.sleep(1)
+            out[f"pss_mb_{workers}w"] = round(srv.pss_mb(), 1)
+    out["ratio_4w_over_1w"] = round(out["pss_mb_4w"] / out["pss_mb_1w"], 3)
+    print(f"memory: model {out['model_mb']} MB; PSS 1 worker {out['pss_mb_1w']} MB, "
+          f"4 workers {out['pss_mb_4w']} MB; ratio {out['ratio_4w_over_1w']} (target <= 1.3)")
+    return out
+
+
+def _inprocess_qps(model: Path, questions: list[str], seconds: float) -> float:
+    code = (
+        "import sys, time, json; from faq_engine.ranking import Ranker\n"
+        "r = Ranker(sys.argv[1]); qs = json.loads(sys.argv[2]); secs = float(sys.argv[3])\n"
+        "for q in qs: r.answer(q, 3)\n"
+        "n = 0; t = time.perf_counter()\n"
+        "while time.perf_counter() - t < secs:\n"
+        "    r.answer(qs[n % len(qs)], 3); n += 1\n"
+        "print(n / (time.perf_counter() - t))\n")
+    out = subprocess.run([sys.executable, "-c", code, str(model), json.dumps(questions),
+                          str(seconds)], check=True, capture_output=True, text=True).stdout
+    return float(out.strip().splitlines()[-1])
+
+
+def _wrk_script(questions: list[str], path: Path) -> None:
+    bodies = ",\n".join("  " + json.dumps(json.dumps({"question": q})) for q in questions)
+    path.write_text(
+        "local bodies = {\n" + bodies + "\n}\nlocal i = 0\n"
+        "wrk.method = 'POST'\nwrk.headers['Content-Type'] = 'application/json'\n"
+        "request = function()\n  i = i % #bodies + 1\n"
+        "  return wrk.format(nil, '/v1/answer', nil, bodies[i])\nend\n")
+
+
+def throughput(seconds: float, concurrency: int) -> dict:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: run ci/setup-host.sh")
+    questions = [e.question for e in load_faq(SAMPLE)]
+    with tempfile.TemporaryDirectory() as tmp:
+        model = Path(tmp) / "model"
+        train(SAMPLE, model)
+        inproc = _inprocess_qps(model, questions, seconds)
+        script = Path(tmp) / "post.lua"
+        _wrk_script(questions, script)
+        with Server(model, workers=2, threads=2) as srv:
+            for q in questions:
+                srv.ask(q)
+            wrk = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{int(seconds)}s",
+                                  "--latency", "-s", str(script), srv.url + "/v1/answer"],
+                                 check=True, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", wrk).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", wrk)
+    lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", wrk, re.M))
+    out = {"inprocess_qps": round(inproc, 1), "http_rps_2w": rps,
+           "ratio_http_over_inprocess": round(rps / inproc, 3), "concurrency": concurrency,
+           "p50": lat.get("50"), "p99": lat.get("99"), "non_2xx": int(non2xx.group(1)) if non2xx else 0}
+    print(f"throughput: in-process {out['inprocess_qps']} q/s; HTTP 2 workers {rps} req/s at "
+          f"concurrency {concurrency} (p50 {out['p50']}, p99 {out['p99']}, non-2xx "
+          f"{out['non_2xx']}); ratio {out['ratio_http_over_inprocess']} (target >= 0.7)")
+    return out
+
+
+def load_time() -> dict:
+    model = large_model(200)
+    code = ("import sys, time; t = time.perf_counter(); from faq_engine.ranking import Ranker\n"
+            "t = time.perf_counter(); Ranker(sys.argv[1]); print(time.perf_counter() - t)")
+    out = {}
+    for label in ("cold", "warm"):
+        if label == "cold":
+            subprocess.run(["sync"], check=True)
+            Path("/proc/sys/vm/drop_caches").write_text("3\n")
+        r = subprocess.run([sys.executable, "-c", code, str(model)], check=True,
+                           capture_output=True, text=True)
+        out[f"{label}_s"] = round(float(r.stdout.strip().splitlines()[-1]), 2)
+    print(f"load: {dir_mb(model):.0f} MB model verified and mapped in {out['cold_s']} s cold, "
+          f"{out['warm_s']} s warm")
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("parts", nargs="*", default=["memory", "throughput", "load"])
+    ap.add_argument("--seconds", type=float, default=15)
+    ap.add_argument("--concurrency", type=int, default=8)
+    args = ap.parse_args()
+    results = {}
+    for part in args.parts:
+        results[part] = {"memory": memory, "load": load_time,
+                         "throughput": lambda: throughput(args.seconds, args.concurrency)}[part]()
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
