@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -20,12 +21,12 @@ CACHE = Path(os.environ.get("FAQ_CACHE", Path.home() / ".cache" / "faq-engine"))
 def synthetic_faq(path: Path, entries: int, vocab: int, words: int = 40, seed: int = 1) -> Path:
     """An FAQ of made-up words with a Zipf-like frequency, so the vocabulary is large."""
     rng = random.Random(seed)
-    weights = [1.0 / (r + 1) ** 0.8 for r in range(vocab)]
+    cum = list(itertools.accumulate(1.0 / (r + 1) ** 0.8 for r in range(vocab)))
     names = [f"w{r}" for r in range(vocab)]
     with open(path, "w") as fh:
         for i in range(entries):
-            q = rng.choices(names, weights, k=8)
-            a = rng.choices(names, weights, k=words)
+            q = rng.choices(names, cum_weights=cum, k=8)
+            a = rng.choices(names, cum_weights=cum, k=words)
             # every word of the vocabulary appears at least once
             per = -(-vocab // entries)
             a.extend(names[(i * per) % vocab: (i * per) % vocab + per])

@@ -3,8 +3,9 @@
 #
 # It copies $MODEL_SOURCE (default /model) to $MODEL_TARGET/<version> (default /models), where
 # <version> comes from the manifest, then points $MODEL_LINK (default $MODEL_TARGET/current) at
-# it. Every byte is read once: `tee` writes the copy while sha256sum hashes the same stream, and
-# files are spread over $MODEL_COPY_JOBS parallel lanes (default: the number of CPUs).
+# it. The source is read once (busybox cat, with sendfile); each copy is then hashed as it landed
+# on the volume, from the page cache. Files are spread over $MODEL_COPY_JOBS parallel lanes
+# (default: the number of CPUs), largest first, so both hashing and copying use every core.
 #
 # A reader never sees a partial model: the copy goes to a staging directory that is renamed into
 # place in one step after every size and checksum matched, and the link is replaced by a rename.
@@ -94,15 +95,17 @@ check_lane() { # from to list failfile
     have=$(stat -c %s "$src")
     [ "$have" = "$size" ] || { echo "$name: size mismatch (file $have bytes, manifest $size)" > "$4"; return 1; }
     if [ -n "$2" ]; then
-      got=$( { tee "$2/$name" < "$src" 2> "$3.tee"; echo $? > "$3.rc"; } | sha256sum | cut -d' ' -f1)
-      if [ "$(cat "$3.rc")" != 0 ]; then
-        if grep -qi "no space" "$3.tee"; then
+      # busybox cat copies with sendfile; the hash is then taken of the bytes as they landed
+      # on the volume (from the page cache), so what is verified is what the app will read.
+      if ! cat "$src" > "$2/$name" 2> "$3.err"; then
+        if grep -qi "no space" "$3.err"; then
           echo "$2/$name: disk full while copying ($TOTAL bytes needed)" > "$4"
         else
-          echo "$2/$name: cannot write: $(head -n 1 "$3.tee")" > "$4"
+          echo "$2/$name: cannot write: $(head -n 1 "$3.err")" > "$4"
         fi
         return 1
       fi
+      got=$(sha256sum < "$2/$name" | cut -d' ' -f1)
     else
       got=$(sha256sum < "$src" | cut -d' ' -f1)
     fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the local stand-ins for the public base images (no registry is reachable here):
 #   $PYTHON_BASE  a Debian 12 rootfs with Python 3.11 (stands in for python:3.11-slim)
-#   $ALPINE_BASE  a static busybox with its applets (stands in for alpine)
+#   $ALPINE_BASE  a static busybox ($BUSYBOX) with its applets (stands in for alpine)
 # Both are imported into podman. The host's CA bundle goes into the Python base only, so pip
 # inside `podman build` trusts this network's TLS-inspecting egress; the Dockerfiles stay standard.
 set -euo pipefail
@@ -11,10 +11,29 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 
 exists() { podman image exists "$1"; }
 
+# The pinned busybox, fetched with apt from the Debian suite that has it (private apt state, so
+# the host's sources stay as they are).
+if [ ! -x "$BUSYBOX" ]; then
+  apt_dir=$FAQ_CACHE/apt-$BUSYBOX_SUITE
+  mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial"
+  echo "deb http://deb.debian.org/debian $BUSYBOX_SUITE main" > "$apt_dir/sources.list"
+  apt_opts=(-o "Dir::Etc::sourcelist=$apt_dir/sources.list" -o Dir::Etc::sourceparts=/dev/null
+            -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache::archives=$apt_dir/archives"
+            -o APT::Sandbox::User=root)
+  apt-get "${apt_opts[@]}" update -qq
+  deb_dir=$(mktemp -d)
+  (cd "$deb_dir" && apt-get "${apt_opts[@]}" download -qq "$BUSYBOX_DEB") \
+    || { echo "cannot fetch $BUSYBOX_DEB from Debian $BUSYBOX_SUITE: update the pin in ci/versions.env" >&2; exit 1; }
+  dpkg-deb -x "$deb_dir"/*.deb "$deb_dir/x"
+  mkdir -p "$(dirname "$BUSYBOX")"
+  cp "$deb_dir/x/usr/bin/busybox" "$BUSYBOX"
+  rm -rf "$deb_dir"
+fi
+
 if ! exists "$ALPINE_BASE"; then
   dir=$(mktemp -d)
   mkdir -p "$dir"/{bin,etc,tmp,root} && chmod 1777 "$dir/tmp"
-  cp /bin/busybox "$dir/bin/busybox"
+  cp "$BUSYBOX" "$dir/bin/busybox"
   for a in $("$dir/bin/busybox" --list); do [ -e "$dir/bin/$a" ] || ln -s busybox "$dir/bin/$a"; done
   printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$dir/etc/passwd"
   printf 'root:x:0:\nnobody:x:65534:\n' > "$dir/etc/group"

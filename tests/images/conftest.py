@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -22,22 +23,33 @@ def podman():
     return path
 
 
+@pytest.fixture(scope="session")
+def busybox() -> str:
+    """The busybox of the model image's base (pinned in ci/versions.env)."""
+    path = subprocess.run(["bash", "-c", f". {ROOT}/ci/versions.env; echo $BUSYBOX"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"{path} is missing: run ci/images/bases.sh")
+    return path
+
+
 @pytest.fixture(params=["busybox sh", "dash"])
-def shell(request) -> list[str]:
+def shell(request, busybox) -> list[str]:
     """The entrypoint must run under busybox sh (Alpine) and under dash (strict POSIX)."""
-    cmd = request.param.split()
-    if shutil.which(cmd[0]) is None:
-        pytest.fail(f"{cmd[0]} is not installed: run ci/setup-host.sh")
-    return cmd
+    if request.param == "dash":
+        if shutil.which("dash") is None:
+            pytest.fail("dash is not installed: run ci/setup-host.sh")
+        return ["dash"]
+    return [busybox, "sh"]
 
 
 @pytest.fixture
-def run_copy(shell, tmp_path):
-    """Run model-copy.sh on the host with busybox tools first on PATH."""
+def run_copy(shell, busybox, tmp_path):
+    """Run model-copy.sh on the host with the image's busybox tools first on PATH."""
     bb = tmp_path / "bb"
     bb.mkdir()
-    for applet in sh("busybox", "--list").stdout.split():
-        (bb / applet).symlink_to(shutil.which("busybox"))
+    for applet in sh(busybox, "--list").stdout.split():
+        (bb / applet).symlink_to(busybox)
 
     def run(source: Path, target: Path, **env):
         e = {"PATH": f"{bb}:/usr/bin:/bin", "MODEL_SOURCE": str(source),
