@@ -65,16 +65,36 @@ def install_seconds(*sets: str) -> float:
     return time.monotonic() - start
 
 
-def restart_seconds() -> tuple[float, str]:
-    """Roll the pods without changing the model; returns the time and the new init log."""
+def restart_seconds() -> float:
+    """Roll the pods (one at a time, maxUnavailable 0) without changing the model."""
     start = time.monotonic()
     helm("upgrade", RELEASE, str(ROOT / "chart"), "-n", NS, "--reuse-values", "--wait",
          "--timeout", "10m", "--set", f"podAnnotations.bench={time.time()}")
     took = time.monotonic() - start
+    kubectl("wait", "--for=delete", "pod", "-l", "app.kubernetes.io/track=stable",
+            "--field-selector=status.phase!=Running", "--timeout=120s", check=False)
+    return took
+
+
+def pod_figures() -> tuple[str, float, float]:
+    """Of the live pods: what the init containers did, their mean seconds, and the mean time
+    from pod creation to Ready."""
+    from datetime import datetime
+
+    def ts(v):
+        return datetime.strptime(v, "%Y-%m-%dT%H:%M:%SZ").timestamp()
+
     pods = json.loads(kubectl("get", "pods", "-l", "app.kubernetes.io/track=stable", "-o", "json"))
-    newest = max((p for p in pods["items"] if not p["metadata"].get("deletionTimestamp")),
-                 key=lambda p: p["metadata"]["creationTimestamp"])
-    return took, kubectl("logs", newest["metadata"]["name"], "-c", "model")
+    kinds, init_s, ready_s = set(), [], []
+    for p in pods["items"]:
+        if p["metadata"].get("deletionTimestamp"):
+            continue
+        log = kubectl("logs", p["metadata"]["name"], "-c", "model")
+        kinds.add("cache hit" if "cache-hit" in log else "copy")
+        init_s.append(float(log.rsplit("seconds=", 1)[1].split()[0]))
+        ready = next(c for c in p["status"]["conditions"] if c["type"] == "Ready")
+        ready_s.append(ts(ready["lastTransitionTime"]) - ts(p["metadata"]["creationTimestamp"]))
+    return "/".join(sorted(kinds)), sum(init_s) / len(init_s), sum(ready_s) / len(ready_s)
 
 
 def uninstall() -> None:
@@ -95,13 +115,14 @@ def main() -> int:
     one_gb_model_image()
     for label, extra in models.items():
         t = install_seconds("replicaCount=2", *extra)
+        rows.append((label, "emptyDir: install", t, *pod_figures()))
         uninstall()
-        rows.append((label, "emptyDir, install -> 2 pods Ready", t))
         t = install_seconds("replicaCount=2", "model.volume.type=pvc", *extra)
-        rows.append((label, "PVC, install -> 2 pods Ready (first copy)", t))
-        t, log = restart_seconds()
-        assert "cache-hit" in log, log
-        rows.append((label, "PVC, rollout of the same version (cache hit)", t))
+        rows.append((label, "PVC: install (first copy)", t, *pod_figures()))
+        t = restart_seconds()
+        figures = pod_figures()
+        assert figures[0] == "cache hit", figures
+        rows.append((label, "PVC: rollout, same version", t, *figures))
         uninstall()
         print(f"{label}: done", flush=True)
 
@@ -132,9 +153,11 @@ def main() -> int:
     assert versions_answering(url)["1.0"] == 30
     uninstall()
 
-    print("\npod start (2 replicas):")
-    for model, what, t in rows:
-        print(f"  {model:<7} {what:<46} {t:6.1f} s")
+    print("\npod start, 2 replicas (helm: install/upgrade --wait; per pod: init container's own"
+          " time, creation -> Ready):")
+    print(f"  {'model':<7} {'case':<28} {'helm':>7} {'init':>10} {'':<10} {'pod Ready':>9}")
+    for model, what, t, kind, init_s, ready_s in rows:
+        print(f"  {model:<7} {what:<28} {t:6.1f}s {init_s:9.2f}s {kind:<10} {ready_s:8.1f}s")
     print("\nunder continuous load through the Service:")
     for name, took, r in lifecycle:
         print(f"  {name:<26} {took:6.1f} s   {r.ok:6d} ok  {r.failed} failed")
