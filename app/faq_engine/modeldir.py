@@ -17,6 +17,10 @@ from pathlib import Path
 
 FORMAT = 1
 MANIFEST = "manifest.json"
+# Written by the model image's entrypoint once it has checked every file's size and sha256
+# where they landed: the sha256 of the manifest they were checked against.
+STAMP = ".complete"
+VERIFY_MODES = ("auto", "sha256", "size")
 # Names the trainer writes and the entrypoint accepts: no directories, no spaces.
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 SAFE_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -88,13 +92,26 @@ def read_manifest(model_dir: Path) -> dict:
     return manifest
 
 
-def verify(model_dir: str | Path, checksums: bool = True) -> dict:
-    """Check every listed file's presence, size and (unless told not to) sha256.
+def stamped(model_dir: Path) -> bool:
+    """True when model-copy verified this directory against this very manifest."""
+    try:
+        stamp = (model_dir / STAMP).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return stamp == sha256_file(model_dir / MANIFEST)
+
+
+def verify(model_dir: str | Path, mode: str = "sha256") -> dict:
+    """Check every listed file's presence and size, and its sha256 when `mode` asks for it:
+    ``sha256`` always, ``size`` never, ``auto`` unless model-copy's stamp says it just did.
 
     Returns the manifest. Raises ModelError naming the first bad file.
     """
+    if mode not in VERIFY_MODES:
+        raise ValueError(f"verify mode must be one of {', '.join(VERIFY_MODES)}, not {mode!r}")
     model_dir = Path(model_dir)
     manifest = read_manifest(model_dir)
+    checksums = mode == "sha256" or (mode == "auto" and not stamped(model_dir))
     for f in manifest["files"]:
         path = model_dir / f["path"]
         try:

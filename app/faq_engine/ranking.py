@@ -31,10 +31,10 @@ class Answer:
 
 
 class Ranker:
-    def __init__(self, model_dir: str | Path, checksums: bool = True):
+    def __init__(self, model_dir: str | Path, verify_mode: str = "auto"):
         started = time.monotonic()
         self.model_dir = Path(model_dir)
-        self.manifest = verify(self.model_dir, checksums=checksums)
+        self.manifest = verify(self.model_dir, verify_mode)
         self.version: str = self.manifest["version"]
         rank = self.manifest["ranking"]
         self.lexical_weight = float(rank["lexical_weight"])

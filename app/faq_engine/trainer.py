@@ -1,10 +1,9 @@
 """Turn an FAQ file into a versioned model directory (see modeldir.py for the layout).
 
 Reproducibility: with the same FAQ file, parameters and seed, training runs on one worker
-thread, so the Doc2Vec vectors, ``vectors.npy`` and the BM25 index come out identical
-byte for byte. ``manifest.json`` differs in its creation time, and so do the checksums of the
-pickled ``doc2vec.model`` wrapper only if gensim's pickle format changes between versions
-(pin gensim). Training with more worker threads is faster but not reproducible.
+thread, so the Doc2Vec vectors, ``vectors.npy``, the entries and the BM25 index come out
+identical byte for byte (with the same pinned gensim and numpy). ``manifest.json`` differs in
+its creation time. Training with more worker threads is faster but not reproducible.
 """
 
 from __future__ import annotations

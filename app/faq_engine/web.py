@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import metrics
 from .logs import configure as configure_logging
-from .modeldir import ModelError, public_fields, resolve
+from .modeldir import VERIFY_MODES, ModelError, public_fields, resolve
 from .openapi import MAX_QUESTION, MAX_TOP_K, spec
 from .ranking import Ranker
 
@@ -35,10 +35,10 @@ def error(status: int, code: str, message: str) -> tuple[Response, int]:
     return jsonify(error={"code": code, "message": message}), status
 
 
-def _load_model(model_dir: str, checksums: bool) -> tuple[Ranker | None, str | None]:
+def _load_model(model_dir: str, verify_mode: str) -> tuple[Ranker | None, str | None]:
     try:
         path = resolve(model_dir)
-        ranker = Ranker(path, checksums=checksums)
+        ranker = Ranker(path, verify_mode)
     except ModelError as e:
         log.error("model not ready: %s", e, extra={"file": e.file, "model_dir": model_dir})
         return None, str(e)
@@ -89,15 +89,15 @@ def create_app(config: dict | None = None) -> Flask:
     app.json.sort_keys = False
     app.config.update(
         MODEL_DIR=os.environ.get("MODEL_DIR", "/models/current"),
-        MODEL_VERIFY=os.environ.get("MODEL_VERIFY", "sha256"),
+        MODEL_VERIFY=os.environ.get("MODEL_VERIFY", "auto"),
         LOG_LEVEL=os.environ.get("LOG_LEVEL", "info"),
         MAX_CONTENT_LENGTH=MAX_BODY,
     )
     app.config.update(config or {})
     configure_logging(app.config["LOG_LEVEL"])
-    if app.config["MODEL_VERIFY"] not in ("sha256", "size"):
-        raise ValueError("MODEL_VERIFY must be 'sha256' or 'size'")
-    ranker, load_error = _load_model(app.config["MODEL_DIR"], app.config["MODEL_VERIFY"] == "sha256")
+    if app.config["MODEL_VERIFY"] not in VERIFY_MODES:
+        raise ValueError(f"MODEL_VERIFY must be one of {', '.join(VERIFY_MODES)}")
+    ranker, load_error = _load_model(app.config["MODEL_DIR"], app.config["MODEL_VERIFY"])
     api_spec = spec()
 
     @app.before_request

@@ -1,8 +1,16 @@
+import hashlib
 import json
 
 import pytest
 
-from faq_engine.modeldir import ModelError, public_fields, read_manifest, resolve, verify
+from faq_engine.modeldir import (
+    ModelError,
+    public_fields,
+    read_manifest,
+    resolve,
+    stamped,
+    verify,
+)
 
 
 def test_verify_ok(model_copy):
@@ -31,7 +39,39 @@ def test_wrong_checksum_same_size(model_copy):
     p.write_bytes(bytes(data))
     with pytest.raises(ModelError, match="bm25.data.npy: sha256 mismatch"):
         verify(model_copy)
-    verify(model_copy, checksums=False)  # size-only mode does not read the data
+    verify(model_copy, "size")  # size-only mode does not read the data
+    with pytest.raises(ModelError, match="sha256 mismatch"):
+        verify(model_copy, "auto")  # no stamp from model-copy: hash everything
+
+
+def _stamp(model_dir, manifest_bytes=None):
+    digest = hashlib.sha256(manifest_bytes or (model_dir / "manifest.json").read_bytes())
+    (model_dir / ".complete").write_text(digest.hexdigest() + "\n")
+
+
+def test_auto_trusts_a_matching_model_copy_stamp(model_copy):
+    p = model_copy / "bm25.data.npy"
+    data = bytearray(p.read_bytes())
+    data[-1] ^= 0xFF
+    p.write_bytes(bytes(data))
+    _stamp(model_copy)
+    assert stamped(model_copy)
+    verify(model_copy, "auto")  # model-copy checked these bytes: sizes only
+    with pytest.raises(ModelError, match="sha256 mismatch"):
+        verify(model_copy, "sha256")
+    _stamp(model_copy, b"another manifest")
+    assert not stamped(model_copy)
+    with pytest.raises(ModelError, match="sha256 mismatch"):
+        verify(model_copy, "auto")
+    (model_copy / "vectors.npy").unlink()
+    _stamp(model_copy)
+    with pytest.raises(ModelError, match="vectors.npy: missing"):
+        verify(model_copy, "auto")  # sizes and presence are always checked
+
+
+def test_unknown_verify_mode(model_copy):
+    with pytest.raises(ValueError, match="verify mode"):
+        verify(model_copy, "none")
 
 
 @pytest.mark.parametrize("mutate, message", [

@@ -8,6 +8,8 @@ import threading
 
 import pytest
 
+from faq_engine.modeldir import stamped
+
 
 
 def manifest(model_dir):
@@ -42,6 +44,7 @@ def test_copy_then_cache_hit(run_copy, source, target):
     assert (dest / "manifest.json").read_bytes() == (source / "manifest.json").read_bytes()
     assert os.readlink(target / "current") == str(dest)
     assert [p.name for p in target.iterdir() if p.name.startswith(".")] == []
+    assert stamped(dest)  # the app then trusts the checksums (MODEL_VERIFY=auto)
 
     r = run_copy(source, target)
     assert r.returncode == 0 and "cache-hit" in r.stdout, r.stdout + r.stderr
