@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import dir_mb, large_model
+from common import ci_setting, dir_mb, large_model
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "cluster"))
@@ -47,8 +47,7 @@ def one_gb_model_image() -> str:
         subprocess.run(["cp", "-al", str(model), str(ctx)], check=True)
     tag = "localhost/faq-engine-model:big-1.0"
     if subprocess.run(["podman", "image", "exists", tag]).returncode != 0:
-        base = subprocess.run(["bash", "-c", f". {ROOT}/ci/versions.env; echo $ALPINE_BASE"],
-                              capture_output=True, text=True, check=True).stdout.strip()
+        base = ci_setting("ALPINE_BASE")
         subprocess.run(["podman", "build", "-q", "-f", "Dockerfile.model", "--build-arg",
                         f"BASE_IMAGE={base}", "--build-arg", "MODEL_DIR=build/models/bench-1gb",
                         "-t", tag, "."], cwd=ROOT, check=True, capture_output=True)

@@ -15,6 +15,9 @@ from pathlib import Path
 
 from faq_engine.trainer import TrainParams, train
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from helpers import ci_setting  # noqa: E402,F401  (one reader of ci/versions.env for all)
+
 CACHE = Path(os.environ.get("FAQ_CACHE", Path.home() / ".cache" / "faq-engine")) / "bench"
 
 

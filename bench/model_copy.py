@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from common import CACHE
+from common import CACHE, ci_setting
 
 from faq_engine.modeldir import MANIFEST, dump_manifest
 
@@ -54,8 +54,7 @@ def make_model(path: Path) -> Path:
 
 def image_busybox() -> str:
     """The busybox of the model image's base (ci/versions.env; ci/images/bases.sh fetches it)."""
-    path = subprocess.run(["bash", "-c", f". {ROOT}/ci/versions.env; echo $BUSYBOX"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    path = ci_setting("BUSYBOX")
     if not os.access(path, os.X_OK):
         raise SystemExit(f"{path} is missing: run ci/images/bases.sh")
     return path

@@ -9,6 +9,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def ci_setting(name: str) -> str:
+    """A setting of ci/versions.env, as the ci/ scripts see it (sourced, so $FAQ_CACHE expands)."""
+    return subprocess.run(["bash", "-c", f'. "{ROOT}/ci/versions.env"; printf %s "${name}"'],
+                          capture_output=True, text=True, check=True).stdout
+
+
 def build_corrupt_model_image(tag: str, version_dir: str = "1.1") -> str:
     """A model image whose vectors.npy differs from its manifest by one bit."""
     import tempfile
@@ -21,8 +27,7 @@ def build_corrupt_model_image(tag: str, version_dir: str = "1.1") -> str:
         data = bytearray(p.read_bytes())
         data[-5] ^= 0x01
         p.write_bytes(bytes(data))
-        base = subprocess.run(["bash", "-c", f". {ROOT}/ci/versions.env; echo $ALPINE_BASE"],
-                              capture_output=True, text=True, check=True).stdout.strip()
+        base = ci_setting("ALPINE_BASE")
         subprocess.run(["podman", "build", "-q", "-f", str(ROOT / "Dockerfile.model"),
                         "--build-arg", f"BASE_IMAGE={base}", "--build-arg", "MODEL_DIR=model",
                         "-t", tag, str(ctx)], check=True, capture_output=True)

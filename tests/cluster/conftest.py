@@ -38,12 +38,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import ci_setting
 from kube_helpers import (
     BUSYBOX_IMAGE,
     CLUSTER_SCRIPTS,
     FAQ_CACHE,
     LOCAL_KUBECONFIG,
-    VERSIONS,
     Kubectl,
     PodResult,
 )
@@ -55,7 +55,7 @@ def _tool(name: str) -> str:
     if not path:
         pytest.fail(
             f"'{name}' is not on PATH: build it with `bash ci/cluster/build.sh` and put "
-            f"{FAQ_CACHE}/k8s/{VERSIONS.get('KUBERNETES_VERSION', '<version>')}/bin on PATH "
+            f"{FAQ_CACHE}/k8s/{ci_setting('KUBERNETES_VERSION')}/bin on PATH "
             "(make test-cluster does)"
         )
     return path

@@ -20,24 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import ci_setting
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER_SCRIPTS = REPO / "ci" / "cluster"
 
 
-def _versions_env() -> dict[str, str]:
-    values: dict[str, str] = {}
-    for line in (REPO / "ci" / "versions.env").read_text().splitlines():
-        m = re.match(r"^([A-Z_][A-Z0-9_]*)=(.*)$", line.strip())
-        if m:
-            values[m.group(1)] = m.group(2).strip("\"'")
-    return values
-
-
-VERSIONS = _versions_env()
 FAQ_CACHE = Path(os.environ.get("FAQ_CACHE") or Path.home() / ".cache" / "faq-engine")
 LOCAL_KUBECONFIG = FAQ_CACHE / "cluster" / "kubeconfig"
-BUSYBOX_IMAGE = VERSIONS.get("ALPINE_BASE", "localhost/faq-engine-base/alpine:busybox-1.35")
+BUSYBOX_IMAGE = ci_setting("ALPINE_BASE")
 
 #: Pod- and container-level securityContext that satisfy the "restricted" Pod Security Standard.
 RESTRICTED_POD_SECURITY: dict[str, Any] = {

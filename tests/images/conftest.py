@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import ci_setting
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT = ROOT / "model-image" / "model-copy.sh"
@@ -16,18 +17,9 @@ def sh(*cmd, **kw):
 
 
 @pytest.fixture(scope="session")
-def podman():
-    path = shutil.which("podman")
-    if path is None:
-        pytest.fail("podman is not installed: run ci/setup-host.sh")
-    return path
-
-
-@pytest.fixture(scope="session")
 def busybox() -> str:
     """The busybox of the model image's base (pinned in ci/versions.env)."""
-    path = subprocess.run(["bash", "-c", f". {ROOT}/ci/versions.env; echo $BUSYBOX"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    path = ci_setting("BUSYBOX")
     if not os.access(path, os.X_OK):
         pytest.fail(f"{path} is missing: run ci/images/bases.sh")
     return path
