@@ -8,17 +8,21 @@ Usage (run from the repository root; `ci/bump-tags` is the executable wrapper):
 
 What it changes, in <chart-dir>/values.yaml and <chart-dir>/Chart.yaml:
   --app-tag T       image.tag = "T", image.digest = "" (a tag clears the digest, otherwise the
-                    old digest would keep winning), and Chart.yaml appVersion = "T".
-  --app-digest D    image.digest = "D"; image.tag and appVersion stay (the digest wins in the
-                    chart; the tag stays as the human-readable name).
+                    old digest would keep deciding what runs), and Chart.yaml appVersion = "T".
+                    T may carry its digest, "1.1.0@sha256:...", as Renovate and Argo CD Image
+                    Updater write it; appVersion then gets the part before "@".
+  --app-digest D    image.digest = "D"; image.tag and appVersion stay (the chart renders
+                    repository:tag@digest: the digest decides, the tag is the readable name).
+                    Where image.tag already carries a digest ("1.0.0@sha256:..."), D replaces
+                    that one instead, so the digest stays in one place.
   --model-tag T     model.tag = "T", model.digest = "" (likewise).
-  --model-digest D  model.digest = "D"; model.tag stays.
+  --model-digest D  model.digest = "D" (or the digest inside model.tag); model.tag's name stays.
   Chart.yaml version is bumped (semver; --chart-bump patch by default, minor/major reset the
   lower parts, none leaves it) only when one of the values above actually changed, so running
   the same bump twice changes nothing the second time.
 
-Tags follow the Docker tag grammar [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}; digests are "sha256:" and
-64 lowercase hex digits. Tags, digests and appVersion are written as double-quoted strings, so a
+Tags follow the Docker tag grammar [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}, optionally "@<digest>";
+digests are "sha256:" and 64 lowercase hex digits. Tags, digests and appVersion are written as double-quoted strings, so a
 tag like "1.10" stays a string.
 
 Editing keeps the files as they are: each file is parsed with ruamel.yaml's round-trip parser,
@@ -49,6 +53,8 @@ from typing import Any
 PROG = "bump-tags"
 TAG_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
+# A tag may carry its digest the way Renovate and Argo CD Image Updater write it: 1.1@sha256:...
+TAG_AT_DIGEST_RE = re.compile(rf"(?P<tag>{TAG_RE.pattern})?@(?P<digest>{DIGEST_RE.pattern})")
 SEMVER_RE = re.compile(
     r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)"
     r"(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?"
@@ -61,12 +67,19 @@ class BumpError(Exception):
 
 
 def valid_tag(value: str) -> str:
-    if not TAG_RE.fullmatch(value):
+    if not (TAG_RE.fullmatch(value) or TAG_AT_DIGEST_RE.fullmatch(value)):
         raise BumpError(
             f"invalid image tag {value!r}: a tag is 1-128 characters of [A-Za-z0-9_.-] "
-            "and must not start with '.' or '-'"
+            "and must not start with '.' or '-', optionally followed by @sha256:<64 hex>"
         )
     return value
+
+
+def split_tag(value: Any) -> tuple[str, str]:
+    """A tag as written in values.yaml -> (tag, digest inside it or "")."""
+    text = "" if value is None else str(value)
+    m = TAG_AT_DIGEST_RE.fullmatch(text)
+    return (m["tag"] or "", m["digest"]) if m else (text, "")
 
 
 def valid_digest(value: str) -> str:
@@ -279,7 +292,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Set the app/model image tag or digest in <chart-dir>/values.yaml, "
         "appVersion in Chart.yaml when the app tag changes, and bump the chart version when "
         "anything changed. A tag clears the digest (sets it to \"\"); a digest keeps the tag "
-        "(the digest wins in the chart) and leaves appVersion alone. Comments, blank lines "
+        "(the chart renders repository:tag@digest) and leaves appVersion alone. A tag may carry its "
+        "digest (1.1@sha256:...), as Renovate writes it. Comments, blank lines "
         "and key order are kept. Bad input exits 2 and writes nothing.",
     )
     app = p.add_mutually_exclusive_group()
@@ -343,9 +357,15 @@ def plan(args: argparse.Namespace) -> tuple[YamlFile, YamlFile]:
             values.set(f"{prefix}.tag", tag)
             values.set(f"{prefix}.digest", "")
         elif digest is not None:
-            values.set(f"{prefix}.digest", digest)
-    if args.app_tag is not None:
-        chart.set("appVersion", args.app_tag)
+            # Where the tag already carries a digest (a bump tool wrote it), the new digest
+            # goes there, keeping one place; a separate digest value is kept in step.
+            name, in_tag = split_tag(values.require(f"{prefix}.tag"))
+            if in_tag:
+                values.set(f"{prefix}.tag", f"{name}@{digest}")
+            if not in_tag or values.require(f"{prefix}.digest"):
+                values.set(f"{prefix}.digest", digest)
+    if args.app_tag is not None and split_tag(args.app_tag)[0]:
+        chart.set("appVersion", split_tag(args.app_tag)[0])
     if (values.changes or chart.changes) and args.chart_bump != "none":
         old_text = chart.text.split("\n")
         mapping = chart.data

@@ -99,7 +99,7 @@ spec:
       {{- end }}
       containers:
         - name: app
-          image: {{ include "faq-engine.imageRef" (dict "repository" $v.image.repository "tag" (default $root.Chart.AppVersion $v.image.tag) "digest" $v.image.digest) | quote }}
+          image: {{ include "faq-engine.appImage" $root | quote }}
           imagePullPolicy: {{ $v.image.pullPolicy }}
           envFrom:
             - configMapRef:

@@ -59,15 +59,46 @@ Create the name of the service account to use
 {{- end }}
 
 {{/*
-Image reference "repository:tag" or "repository@digest" (a digest wins).
-Takes a dict with repository, tag, digest.
+Image reference "repository:tag@digest" (the tag stays readable beside the digest, and the
+digest decides what runs), "repository@digest" without a tag, "repository:tag" without a digest.
+The tag may carry the digest itself, "1.1@sha256:...", as Renovate and Argo CD Image Updater
+write it; a separate digest value must then be empty or the same digest.
+Takes a dict with key (the values path named in errors), repository, tag, digest.
 */}}
 {{- define "faq-engine.imageRef" -}}
-{{- if .digest }}
-{{- printf "%s@%s" .repository .digest }}
-{{- else }}
-{{- printf "%s:%s" .repository (toString .tag) }}
+{{- $tag := include "faq-engine.tagName" .tag }}
+{{- $inTag := include "faq-engine.tagDigest" .tag }}
+{{- $digest := toString (.digest | default "") }}
+{{- if and $inTag $digest (ne $inTag $digest) }}
+{{- fail (printf "%s.tag %q carries digest %s but %s.digest is %s: set the digest in one place (clear %s.digest, or give the tag without @digest)" .key (toString .tag) $inTag .key $digest .key) }}
 {{- end }}
+{{- $digest = $digest | default $inTag }}
+{{- .repository }}{{ if $tag }}:{{ $tag }}{{ end }}{{ if $digest }}@{{ $digest }}{{ end }}
+{{- end }}
+
+{{/*
+The tag without a "@digest" suffix ("1.1@sha256:..." -> "1.1"); takes the tag (string or a
+number from --set).
+*/}}
+{{- define "faq-engine.tagName" -}}
+{{- $t := toString (. | default "") }}
+{{- if contains "@" $t }}{{ (splitn "@" 2 $t)._0 }}{{ else }}{{ $t }}{{ end }}
+{{- end }}
+
+{{/*
+The "@digest" suffix of a tag without the "@" ("1.1@sha256:..." -> "sha256:..."), else "".
+*/}}
+{{- define "faq-engine.tagDigest" -}}
+{{- $t := toString (. | default "") }}
+{{- if contains "@" $t }}{{ (splitn "@" 2 $t)._1 }}{{ end }}
+{{- end }}
+
+{{/*
+App image reference; the tag defaults to the chart appVersion.
+*/}}
+{{- define "faq-engine.appImage" -}}
+{{- $i := .Values.image }}
+{{- include "faq-engine.imageRef" (dict "key" "image" "repository" $i.repository "tag" ($i.tag | default .Chart.AppVersion) "digest" $i.digest) }}
 {{- end }}
 
 {{/*
@@ -77,16 +108,27 @@ Takes a dict with root and track.
 */}}
 {{- define "faq-engine.modelImage" -}}
 {{- $m := .root.Values.model }}
+{{- $ref := dict "key" "model" "repository" $m.repository "tag" $m.tag "digest" $m.digest }}
 {{- if eq .track "canary" }}
 {{- $c := .root.Values.canary.model }}
-{{- $ref := dict "repository" (default $m.repository $c.repository) "tag" $m.tag "digest" $m.digest }}
+{{- $_ := set $ref "repository" ($c.repository | default $m.repository) }}
 {{- if or $c.tag $c.digest }}
-{{- $_ := set $ref "tag" $c.tag }}
-{{- $_ := set $ref "digest" $c.digest }}
+{{- $ref = dict "key" "canary.model" "repository" $ref.repository "tag" $c.tag "digest" $c.digest }}
+{{- end }}
 {{- end }}
 {{- include "faq-engine.imageRef" $ref }}
+{{- end }}
+
+{{/*
+Model version a track's answers report: its model tag without a "@digest" suffix.
+Takes a dict with root and track.
+*/}}
+{{- define "faq-engine.modelVersion" -}}
+{{- $c := .root.Values.canary.model }}
+{{- if and (eq .track "canary") $c.tag }}
+{{- include "faq-engine.tagName" $c.tag }}
 {{- else }}
-{{- include "faq-engine.imageRef" $m }}
+{{- include "faq-engine.tagName" .root.Values.model.tag }}
 {{- end }}
 {{- end }}
 

@@ -99,7 +99,7 @@ def test_image_volume_with_digest_and_extra_init(render):
                        "extraInitContainers": [{"name": "x", "image": "busybox:1"}]},
                kube_version="1.36.0")
     assert [c["name"] for c in m.pod["initContainers"]] == ["x"]
-    assert volumes(m.pod)["model"]["image"]["reference"] == f"localhost/faq-engine-model@{DIGEST}"
+    assert volumes(m.pod)["model"]["image"]["reference"] == f"localhost/faq-engine-model:1.0@{DIGEST}"
 
 
 def test_image_volume_needs_kubernetes_1_35(render_error):
@@ -113,7 +113,7 @@ def test_image_volume_needs_kubernetes_1_35(render_error):
     ([], "localhost/faq-engine-model:1.0"),
     (["model.tag=1.1"], "localhost/faq-engine-model:1.1"),
     (["model.tag=2"], "localhost/faq-engine-model:2"),  # --set makes it an integer
-    ([f"model.digest={DIGEST}"], f"localhost/faq-engine-model@{DIGEST}"),  # digest wins
+    ([f"model.digest={DIGEST}"], f"localhost/faq-engine-model:1.0@{DIGEST}"),  # digest decides
     (["model.repository=reg.example.com:5000/ml/faq-model", "model.tag=v3"],
      "reg.example.com:5000/ml/faq-model:v3"),
     (["model.tag=", f"model.digest={DIGEST}"], f"localhost/faq-engine-model@{DIGEST}"),
@@ -125,7 +125,8 @@ def test_model_reference(render, sets, expected):
 @pytest.mark.parametrize("sets, expected", [
     ([], "localhost/faq-engine:1.0.0"),  # appVersion
     (["image.tag=1.2.3"], "localhost/faq-engine:1.2.3"),
-    (["image.tag=1.2.3", f"image.digest={DIGEST}"], f"localhost/faq-engine@{DIGEST}"),
+    (["image.tag=1.2.3", f"image.digest={DIGEST}"], f"localhost/faq-engine:1.2.3@{DIGEST}"),
+    ([f"image.digest={DIGEST}"], f"localhost/faq-engine:1.0.0@{DIGEST}"),  # appVersion + digest
 ])
 def test_app_image_reference(render, sets, expected):
     m = render(sets=sets + ["image.pullPolicy=Always"])
@@ -212,9 +213,9 @@ def test_canary_with_autoscaling_keeps_its_replicas(render):
 @pytest.mark.parametrize("values, stable, canary", [
     ({"canary": {"enabled": True}}, ":1.0", ":1.0"),  # nothing set: the stable model
     ({"model": {"digest": DIGEST}, "canary": {"enabled": True, "model": {"tag": "1.1"}}},
-     f"@{DIGEST}", ":1.1"),  # the canary's tag is not overridden by the stable digest
+     f":1.0@{DIGEST}", ":1.1"),  # the canary's tag is not overridden by the stable digest
     ({"canary": {"enabled": True, "model": {"tag": "1.1", "digest": DIGEST2}}},
-     ":1.0", f"@{DIGEST2}"),
+     ":1.0", f":1.1@{DIGEST2}"),
     ({"canary": {"enabled": True, "model": {"repository": "other/model", "tag": "9"}}},
      ":1.0", "other/model:9"),
 ])

@@ -353,3 +353,56 @@ def test_real_chart_keeps_every_comment(root, tmp_path, run_cli):
         v[section].pop("tag")
         v[section].pop("digest")
     assert v == values
+
+
+# --- tags carrying their digest (Renovate, Argo CD Image Updater) -------------------------
+
+def test_model_tag_with_digest_is_written_as_given_and_clears_the_digest(chart):
+    values = chart / "values.yaml"
+    values.write_text(values.read_text().replace("  tag: '1.0'\n  digest: \"\"",
+                                                 f"  tag: '1.0'\n  digest: \"{D2}\""))
+    assert bump(chart, "--model-tag", f"1.1@{D1}") == 0
+    v = load(values)
+    assert v["model"]["tag"] == f"1.1@{D1}" and v["model"]["digest"] == ""
+
+
+def test_app_tag_with_digest_sets_app_version_to_the_tag_name(chart):
+    assert bump(chart, "--app-tag", f"1.1.0@{D1}") == 0
+    assert load(chart / "values.yaml")["image"]["tag"] == f"1.1.0@{D1}"
+    assert load(chart / "Chart.yaml")["appVersion"] == "1.1.0"
+
+
+def test_digest_goes_into_a_tag_that_already_carries_one(chart):
+    """After Renovate wrote `tag: "1.1@sha256:..."`, a release's --model-digest replaces that
+    digest rather than adding a second, conflicting one in model.digest."""
+    assert bump(chart, "--model-tag", f"1.1@{D1}", "--chart-bump", "none") == 0
+    before = (chart / "values.yaml").read_text()
+    assert bump(chart, "--model-digest", D2) == 0
+    after = (chart / "values.yaml").read_text()
+    assert changed_lines(before, after) == [(f'  tag: "1.1@{D1}"', f'  tag: "1.1@{D2}"')]
+
+
+def test_digest_keeps_tag_and_separate_digest_in_step(chart):
+    values = chart / "values.yaml"
+    values.write_text(values.read_text().replace("  tag: '1.0'\n  digest: \"\"",
+                                                 f"  tag: '1.0@{D1}'\n  digest: \"{D1}\""))
+    assert bump(chart, "--model-digest", D2) == 0
+    v = load(values)
+    assert v["model"]["tag"] == f"1.0@{D2}" and v["model"]["digest"] == D2
+
+
+@pytest.mark.parametrize("tag", ["1.1@sha256:abc", f"1.1@{D1}@{D1}", f".1@{D1}",
+                                 f"1.1@{D1.upper()}", "1.1@"])
+def test_malformed_tag_with_digest_exits_2(chart, run_cli, tag):
+    before = tree_digest(chart)
+    r = run_cli("--model-tag", tag, "--chart-dir", str(chart))
+    assert r.returncode == 2 and "invalid image tag" in r.stderr, r.stderr
+    assert tree_digest(chart) == before
+
+
+def test_split_tag():
+    assert bump_tags.split_tag(f"1.1@{D1}") == ("1.1", D1)
+    assert bump_tags.split_tag(f"@{D1}") == ("", D1)
+    assert bump_tags.split_tag("1.1") == ("1.1", "")
+    assert bump_tags.split_tag(None) == ("", "")
+    assert bump_tags.split_tag(2) == ("2", "")

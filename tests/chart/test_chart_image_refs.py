@@ -1,0 +1,101 @@
+"""Image references written by the tag-bump tools: Renovate and Argo CD Image Updater put the
+digest into the tag (`tag: "1.1@sha256:..."`). The real `helm template` must accept it, render
+`repository:tag@digest` for the app and the model image in every volume mode, report the bare
+version to the test pod, and refuse two different digests naming both keys."""
+
+from __future__ import annotations
+
+import pytest
+
+from chart_helpers import container, env, volumes
+
+DIGEST = "sha256:" + "ab" * 32
+DIGEST2 = "sha256:" + "cd" * 32
+MODEL = "localhost/faq-engine-model"
+APP = "localhost/faq-engine"
+
+
+def model_refs(m) -> dict[str, str]:
+    """Deployment name -> the model image it runs (init container or image volume)."""
+    out = {}
+    for name, d in m.deployments().items():
+        pod = d["spec"]["template"]["spec"]
+        vol = volumes(pod)["model"]
+        out[name] = vol["image"]["reference"] if "image" in vol else \
+            container(pod, "model", init=True)["image"]
+    return out
+
+
+@pytest.mark.parametrize("mode, kube", [("emptyDir", "1.34.0"), ("pvc", "1.34.0"),
+                                        ("image", "1.35.0")])
+def test_tag_with_digest_renders_repo_tag_at_digest_in_every_volume_mode(render, mode, kube):
+    m = render(values={"image": {"tag": f"1.1.0@{DIGEST2}"},
+                       "model": {"tag": f"1.1@{DIGEST}", "volume": {"type": mode}}},
+               kube_version=kube)
+    assert model_refs(m) == {"rel-faq-engine": f"{MODEL}:1.1@{DIGEST}"}
+    assert m.app["image"] == f"{APP}:1.1.0@{DIGEST2}"
+    assert m.test_pod["spec"]["containers"][0]["image"] == f"{APP}:1.1.0@{DIGEST2}"
+    # The test pod expects the model version, not the digest.
+    assert env(m.test_pod["spec"]["containers"][0])["EXPECTED_MODEL_VERSIONS"] == "1.1"
+
+
+def test_set_string_from_the_command_line(render):
+    m = render(set_strings=[f"model.tag=1.2@{DIGEST}"])
+    assert model_refs(m)["rel-faq-engine"] == f"{MODEL}:1.2@{DIGEST}"
+
+
+def test_plain_set_model_tag_still_works_after_a_digest_tag(render):
+    """`helm upgrade --set model.tag=1.1` over values a bot pinned: the new tag, no stale digest."""
+    m = render(values={"model": {"tag": f"1.0@{DIGEST}"}}, sets=["model.tag=1.1"])
+    assert model_refs(m)["rel-faq-engine"] == f"{MODEL}:1.1"
+
+
+@pytest.mark.parametrize("values, expected", [
+    # The same digest in both places is fine.
+    ({"model": {"tag": f"1.1@{DIGEST}", "digest": DIGEST}}, f"{MODEL}:1.1@{DIGEST}"),
+    # A digest alone in the tag (no version): repository@digest.
+    ({"model": {"tag": f"@{DIGEST}"}}, f"{MODEL}@{DIGEST}"),
+    # The separate digest value keeps working beside a plain tag, and alone.
+    ({"model": {"tag": "1.1", "digest": DIGEST}}, f"{MODEL}:1.1@{DIGEST}"),
+    ({"model": {"tag": "", "digest": DIGEST}}, f"{MODEL}@{DIGEST}"),
+])
+def test_digest_precedence(render, values, expected):
+    assert model_refs(render(values=values))["rel-faq-engine"] == expected
+
+
+@pytest.mark.parametrize("values, key", [
+    ({"model": {"tag": f"1.1@{DIGEST}", "digest": DIGEST2}}, "model"),
+    ({"image": {"tag": f"1.1.0@{DIGEST}", "digest": DIGEST2}}, "image"),
+    ({"canary": {"enabled": True, "model": {"tag": f"1.1@{DIGEST}", "digest": DIGEST2}}},
+     "canary.model"),
+])
+def test_conflicting_digests_fail_naming_both_keys(render_error, values, key):
+    err = render_error(values=values)
+    assert f"{key}.tag" in err and f"{key}.digest is {DIGEST2}" in err and DIGEST in err, err
+
+
+@pytest.mark.parametrize("tag", [
+    "1.1@sha256:abc",               # short digest
+    f"1.1@{DIGEST.upper()}",        # upper-case hex
+    f"1.1@md5:{'0' * 32}",          # unknown algorithm
+    f"1.1@{DIGEST}@{DIGEST}",       # two digests
+    f".1@{DIGEST}",                 # bad tag before the digest
+])
+def test_schema_rejects_a_malformed_tag_digest(render_error, tag):
+    err = render_error(values={"model": {"tag": tag}})
+    assert "/model/tag" in err, err
+
+
+def test_canary_with_digest_tags_in_image_mode(render):
+    m = render(values={"model": {"tag": f"1.0@{DIGEST}", "volume": {"type": "image"}},
+                       "canary": {"enabled": True, "model": {"tag": f"1.1@{DIGEST2}"}}},
+               kube_version="1.35.0")
+    assert model_refs(m) == {"rel-faq-engine": f"{MODEL}:1.0@{DIGEST}",
+                             "rel-faq-engine-canary": f"{MODEL}:1.1@{DIGEST2}"}
+    assert env(m.test_pod["spec"]["containers"][0])["EXPECTED_MODEL_VERSIONS"] == "1.0,1.1"
+
+
+def test_changing_only_the_digest_in_the_tag_rolls_the_pods(render):
+    a = render(values={"model": {"tag": f"1.1@{DIGEST}"}}).deployment["spec"]["template"]
+    b = render(values={"model": {"tag": f"1.1@{DIGEST2}"}}).deployment["spec"]["template"]
+    assert a != b
