@@ -13,9 +13,6 @@ Takes a dict with root and track.
 {{- if and (eq $type "image") (semverCompare "<1.35.0-0" $root.Capabilities.KubeVersion.Version) }}
 {{- fail (printf "model.volume.type=image needs Kubernetes >= 1.35 (image volumes), got %s" $root.Capabilities.KubeVersion.Version) }}
 {{- end }}
-{{- if ge (int $v.gunicorn.gracefulTimeout) (int $v.terminationGracePeriodSeconds) }}
-{{- fail "gunicorn.gracefulTimeout must be below terminationGracePeriodSeconds minus the preStop pause" }}
-{{- end }}
 apiVersion: apps/v1
 kind: Deployment
 metadata:

@@ -382,6 +382,34 @@ def test_graceful_timeout_must_fit_in_grace_period(render_error):
     assert "gunicorn.gracefulTimeout" in err
 
 
+@pytest.mark.parametrize("values, numbers", [
+    # The case: 35 s drain + 10 s default pause do not fit a 40 s grace period.
+    ({"gunicorn": {"gracefulTimeout": 35}}, "(35 s)"),
+    ({"gunicorn": {"gracefulTimeout": 30}}, "(30 s)"),  # 30 + 10 = 40: no time left to exit
+    ({"lifecycle": {"preStop": {"sleep": {"seconds": 20}}}}, "(20 s)"),  # native sleep action
+    ({"lifecycle": {"preStop": {"exec": {"command": ["sh", "-c", "sleep 16"]}}}}, "(16 s)"),
+    ({"lifecycle": {"preStop": {"exec": {"command": ["/bin/sleep", "15"]}}}}, "(15 s)"),
+    ({"terminationGracePeriodSeconds": 30}, "(30 s)"),
+])
+def test_prestop_pause_plus_graceful_timeout_must_fit_in_grace_period(render_error, values,
+                                                                       numbers):
+    err = render_error(values=values)
+    for key in ("gunicorn.gracefulTimeout", "lifecycle.preStop", "terminationGracePeriodSeconds"):
+        assert key in err, err
+    assert numbers in err, err
+
+
+@pytest.mark.parametrize("values", [
+    {"gunicorn": {"gracefulTimeout": 29}},  # 29 + 10 < 40
+    {"lifecycle": {"preStop": {"sleep": {"seconds": 14}}}},  # 14 + 25 < 40
+    {"lifecycle": None, "gunicorn": {"gracefulTimeout": 39}},  # no pause at all
+    {"lifecycle": {"preStop": {"exec": {"command": ["/bin/drain-hook"]}}},
+     "gunicorn": {"gracefulTimeout": 39}},  # unknown length: counted as 0
+])
+def test_prestop_pause_plus_graceful_timeout_that_fit_render(render, values):
+    render(values=values)
+
+
 def test_gunicorn_settings_reach_the_env(render):
     data = render(sets=["gunicorn.workers=5", "gunicorn.threads=3", "gunicorn.timeout=61",
                         "gunicorn.gracefulTimeout=17", "logLevel=WARNING",
