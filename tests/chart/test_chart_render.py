@@ -254,6 +254,15 @@ def test_pdb_when_more_than_one_replica(render):
     assert not render(sets=["replicaCount=3", "pdb.enabled=false"]).kind("PodDisruptionBudget")
 
 
+def test_pdb_lets_drain_evict_unready_pods(render):
+    """With every pod unready (e.g. a model that fails to load) `kubectl drain` must not block."""
+    pdb = render(sets=["replicaCount=2"]).one("PodDisruptionBudget")
+    assert pdb["spec"]["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+    pdb = render(sets=["replicaCount=2", "pdb.unhealthyPodEvictionPolicy=IfHealthyBudget"]).one(
+        "PodDisruptionBudget")
+    assert pdb["spec"]["unhealthyPodEvictionPolicy"] == "IfHealthyBudget"
+
+
 def test_hpa_drops_replicas(render):
     m = render(sets=["autoscaling.enabled=true", "replicaCount=4",
                      "autoscaling.minReplicas=2", "autoscaling.maxReplicas=7"])

@@ -56,6 +56,7 @@ DIGEST = "sha256:" + "0f" * 32
      "/ingress/hosts/0/paths/0/path"),
     ({"autoscaling": {"minReplicas": 0}}, "/autoscaling/minReplicas"),
     ({"pdb": {"maxUnavailable": "half"}}, "/pdb/maxUnavailable"),
+    ({"pdb": {"unhealthyPodEvictionPolicy": "Never"}}, "/pdb/unhealthyPodEvictionPolicy"),
     ({"serviceMonitor": {"interval": "often"}}, "/serviceMonitor/interval"),
     ({"podAnnotations": {"a": 1}}, "/podAnnotations/a"),
     ({"resources": "small"}, "/resources"),
