@@ -8,7 +8,7 @@ import shutil
 import pytest
 import yaml
 
-from chart_helpers import CHART, container, env, mounts, run, volumes
+from chart_helpers import CHART, CI_VALUES, container, env, mounts, run, volumes
 
 DIGEST = "sha256:" + "ab" * 32
 DIGEST2 = "sha256:" + "cd" * 32
@@ -509,6 +509,45 @@ def test_ingress(render):
         "service": {"name": "rel-faq-engine", "port": {"name": "http"}}}
 
 
+INTERNAL_ROUTES = ("/metrics", "/v1/model", "/healthz", "/readyz")
+
+
+def ingress_routes(rule_path: dict, request_path: str) -> bool:
+    """Kubernetes Ingress path matching: Exact, or Prefix element-wise on `/`-split segments
+    (ImplementationSpecific treated as Prefix, as ingress-nginx does)."""
+    path = rule_path["path"]
+    if rule_path["pathType"] == "Exact":
+        return request_path == path
+    want = [x for x in path.split("/") if x]
+    return [x for x in request_path.split("/") if x][:len(want)] == want
+
+
+def routed_paths(ing: dict, request_paths) -> set[str]:
+    return {r for rule in ing["spec"]["rules"] for p in rule["http"]["paths"]
+            for r in request_paths if ingress_routes(p, r)}
+
+
+def test_ingress_path_matching_helper():
+    assert ingress_routes({"path": "/", "pathType": "Prefix"}, "/metrics")
+    assert ingress_routes({"path": "/v1", "pathType": "Prefix"}, "/v1/model")
+    assert not ingress_routes({"path": "/v1/answer", "pathType": "Prefix"}, "/v1/answers")
+    assert not ingress_routes({"path": "/v1/answer", "pathType": "Exact"}, "/v1/answer/x")
+
+
+def test_ingress_publishes_only_the_api_by_default(render):
+    ing = render(sets=["ingress.enabled=true"]).one("Ingress")
+    assert ing["spec"]["rules"][0]["http"]["paths"] == [{
+        "path": "/v1/answer", "pathType": "Exact",
+        "backend": {"service": {"name": "rel-faq-engine", "port": {"name": "http"}}}}]
+    assert routed_paths(ing, INTERNAL_ROUTES + ("/v1/answer",)) == {"/v1/answer"}
+
+
+@pytest.mark.parametrize("values_file", CI_VALUES, ids=lambda p: p.name)
+def test_ci_examples_keep_internal_routes_private(render, values_file):
+    for ing in render(files=[values_file], kube_version="1.35.0").kind("Ingress"):
+        assert not routed_paths(ing, INTERNAL_ROUTES), values_file.name
+
+
 def test_network_policy(render):
     np = render(sets=["networkPolicy.enabled=true"]).one("NetworkPolicy")
     assert np["spec"]["podSelector"]["matchLabels"] == SELECTOR
@@ -613,6 +652,15 @@ def test_notes_with_ingress_and_canary(tmp_path):
                    "canary.model.tag=1.1")
     assert "http://faq-engine.local/" in notes
     assert "localhost/faq-engine-model:1.1 share the Service" in notes
+
+
+def test_notes_warn_when_the_ingress_publishes_internal_routes(tmp_path):
+    assert "WARNING" not in _notes(tmp_path / "a", "ingress.enabled=true")
+    notes = _notes(tmp_path / "b", "ingress.enabled=true", "ingress.hosts[0].host=faq.example.com",
+                   "ingress.hosts[0].paths[0].path=/", "ingress.hosts[0].paths[0].pathType=Prefix")
+    for route in INTERNAL_ROUTES:
+        assert f"WARNING: ingress path / on faq.example.com publishes the internal route {route}" \
+            in notes, notes
 
 
 def test_canary_in_image_mode_mounts_its_own_model(render):
