@@ -11,6 +11,11 @@ naming the keys. Included once from deployment.yaml.
 {{- if ge (add $pause $graceful) $grace }}
 {{- fail (printf "gunicorn.gracefulTimeout (%d s) plus the preStop pause of lifecycle.preStop (%d s) must be below terminationGracePeriodSeconds (%d s), else pods are killed mid-drain: raise terminationGracePeriodSeconds to at least %d or lower gunicorn.gracefulTimeout to at most %d" $graceful $pause $grace (add $pause $graceful 1) (sub (sub $grace $pause) 1)) }}
 {{- end }}
+{{- /* A restricted NetworkPolicy must admit the scraper the ServiceMonitor sets up. */}}
+{{- $np := $v.networkPolicy }}
+{{- if and $v.serviceMonitor.enabled $np.enabled $np.from (not $np.metricsFrom) }}
+{{- fail "serviceMonitor.enabled with a restricted networkPolicy.from needs networkPolicy.metricsFrom: the peers that scrape /metrics (e.g. [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: monitoring}}}]); without it the NetworkPolicy drops every scrape" }}
+{{- end }}
 {{- end }}
 
 {{/*

@@ -560,6 +560,65 @@ def test_network_policy(render):
     assert frm[1]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "helm-test"
 
 
+def _selects(selector: dict | None, labels: dict) -> bool:
+    assert not (selector or {}).get("matchExpressions"), "evaluator knows matchLabels only"
+    return all(labels.get(k) == v for k, v in ((selector or {}).get("matchLabels") or {}).items())
+
+
+def np_admits(np: dict, port: str, pod: dict, ns: dict, policy_ns: str = "faq") -> bool:
+    """Whether NetworkPolicy `np` admits a client pod (labels `pod`) in a namespace (labels
+    `ns`, with kubernetes.io/metadata.name) to the named `port` (NetworkPolicy semantics)."""
+    for rule in np["spec"].get("ingress") or []:
+        if rule.get("ports") and port not in [p["port"] for p in rule["ports"]]:
+            continue
+        peers = rule.get("from")
+        if not peers:
+            return True
+        for peer in peers:
+            if "namespaceSelector" in peer:
+                ns_ok = _selects(peer["namespaceSelector"], ns)
+            else:
+                ns_ok = ns["kubernetes.io/metadata.name"] == policy_ns
+            if ns_ok and ("podSelector" not in peer or _selects(peer["podSelector"], pod)):
+                return True
+    return False
+
+
+PROMETHEUS = ({"app.kubernetes.io/name": "prometheus"}, {"kubernetes.io/metadata.name": "monitoring"})
+
+
+def test_full_example_lets_prometheus_scrape_through_the_network_policy(render):
+    """The chart's full example restricts `from` to ingress-nginx and runs a ServiceMonitor:
+    the Prometheus pods in their own namespace must still reach the scraped port."""
+    m = render(files=[CHART / "ci" / "lint-only" / "full-values.yaml"])
+    np, sm, svc = m.one("NetworkPolicy"), m.one("ServiceMonitor"), m.one("Service")
+    scraped = [p["targetPort"] for p in svc["spec"]["ports"]
+               if p["name"] == sm["spec"]["endpoints"][0]["port"]][0]
+    assert np_admits(np, scraped, *PROMETHEUS)
+    assert np_admits(np, scraped, {}, {"kubernetes.io/metadata.name": "ingress-nginx"})
+    # Still restricted: other pods of the monitoring namespace and other namespaces are not.
+    assert not np_admits(np, scraped, {"app": "grafana"}, PROMETHEUS[1])
+    assert not np_admits(np, scraped, {}, {"kubernetes.io/metadata.name": "other"})
+
+
+def test_metrics_from_only_adds_a_rule_when_from_is_restricted(render):
+    peer = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    np = render(values={"networkPolicy": {"enabled": True, "metricsFrom": [peer]}}).one(
+        "NetworkPolicy")
+    assert np["spec"]["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]}]
+    np = render(values={"networkPolicy": {"enabled": True, "metricsFrom": [peer], "from": [
+        {"namespaceSelector": {"matchLabels": {"team": "web"}}}]}}).one("NetworkPolicy")
+    assert np["spec"]["ingress"][1] == {"ports": [{"port": "http", "protocol": "TCP"}],
+                                        "from": [peer]}
+    assert np_admits(np, "http", {}, {"kubernetes.io/metadata.name": "monitoring"})
+
+
+def test_service_monitor_behind_restricted_policy_needs_metrics_from(render_error):
+    err = render_error(values={"serviceMonitor": {"enabled": True}, "networkPolicy": {
+        "enabled": True, "from": [{"namespaceSelector": {"matchLabels": {"team": "web"}}}]}})
+    assert "networkPolicy.metricsFrom" in err and "serviceMonitor.enabled" in err, err
+
+
 def test_service_monitor(render):
     sm = render(sets=["serviceMonitor.enabled=true", "serviceMonitor.labels.release=prom",
                       "serviceMonitor.interval=15s"]).one("ServiceMonitor")
