@@ -16,6 +16,43 @@ naming the keys. Included once from deployment.yaml.
 {{- if and $v.serviceMonitor.enabled $np.enabled $np.from (not $np.metricsFrom) }}
 {{- fail "serviceMonitor.enabled with a restricted networkPolicy.from needs networkPolicy.metricsFrom: the peers that scrape /metrics (e.g. [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: monitoring}}}]); without it the NetworkPolicy drops every scrape" }}
 {{- end }}
+{{- /* A ReadWriteOncePod claim admits one pod: only a one-pod Recreate deployment can roll. */}}
+{{- $pvc := $v.model.volume.pvc }}
+{{- if and (eq $v.model.volume.type "pvc") (not $pvc.existingClaim) (has "ReadWriteOncePod" $pvc.accessModes) }}
+{{- if or $v.canary.enabled $v.autoscaling.enabled (gt (int $v.replicaCount) 1) (ne ($v.strategy.type | default "RollingUpdate") "Recreate") }}
+{{- fail "model.volume.pvc.accessModes ReadWriteOncePod admits a single pod: a rolling update (strategy.type), a second replica (replicaCount), autoscaling or a canary would wait forever; use ReadWriteOnce or ReadWriteMany" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Whether the pods must share the node of a ReadWriteOnce model claim ("true" or ""):
+model.volume.pvc.sameNode, or by default a chart-created claim whose modes are all node-bound.
+*/}}
+{{- define "faq-engine.sameNode" -}}
+{{- $pvc := .Values.model.volume.pvc }}
+{{- if eq .Values.model.volume.type "pvc" }}
+{{- if kindIs "bool" $pvc.sameNode }}
+{{- if $pvc.sameNode }}true{{ end }}
+{{- else if and (not $pvc.existingClaim) (not (has "ReadWriteMany" $pvc.accessModes)) (not (has "ReadOnlyMany" $pvc.accessModes)) }}true
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+The pods' affinity: `affinity`, plus (see faq-engine.sameNode) a required podAffinity to the
+release's pods on the same node, so surge and canary pods land where the claim is attached.
+*/}}
+{{- define "faq-engine.affinity" -}}
+{{- $aff := deepCopy (.Values.affinity | default dict) }}
+{{- if include "faq-engine.sameNode" . }}
+{{- $pa := $aff.podAffinity | default dict }}
+{{- $terms := $pa.requiredDuringSchedulingIgnoredDuringExecution | default list }}
+{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" (include "faq-engine.selectorLabels" . | fromYaml)) }}
+{{- $_ := set $pa "requiredDuringSchedulingIgnoredDuringExecution" (append $terms $term) }}
+{{- $_ := set $aff "podAffinity" $pa }}
+{{- end }}
+{{- if $aff }}{{ toYaml $aff }}{{ end }}
 {{- end }}
 
 {{/*

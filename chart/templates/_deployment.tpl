@@ -183,7 +183,7 @@ spec:
       nodeSelector:
         {{- toYaml . | nindent 8 }}
       {{- end }}
-      {{- with $v.affinity }}
+      {{- with include "faq-engine.affinity" $root | fromYaml }}
       affinity:
         {{- toYaml . | nindent 8 }}
       {{- end }}

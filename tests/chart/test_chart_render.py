@@ -82,6 +82,78 @@ def test_pvc_existing_claim(render):
     assert volumes(m.pod)["model"]["persistentVolumeClaim"] == {"claimName": "models"}
 
 
+HOSTNAME_AFFINITY = {"topologyKey": "kubernetes.io/hostname",
+                     "labelSelector": {"matchLabels": SELECTOR}}
+
+
+def test_pvc_rwo_rollout_keeps_pods_on_the_claims_node(render):
+    """ReadWriteOnce attaches to one node: with maxSurge 1 (and a canary), every pod of the
+    release, surge pods included, must be required onto the node the other pods (and so the
+    volume) are on, else the surge pod can wait on Multi-Attach forever."""
+    m = render(files=[CHART / "ci" / "pvc-values.yaml"], sets=["canary.enabled=true"])
+    assert m.one("PersistentVolumeClaim")["spec"]["accessModes"] == ["ReadWriteOnce"]
+    for dep in m.kind("Deployment"):
+        assert dep["spec"]["strategy"]["rollingUpdate"]["maxSurge"] == 1
+        tpl = dep["spec"]["template"]
+        terms = tpl["spec"]["affinity"]["podAffinity"][
+            "requiredDuringSchedulingIgnoredDuringExecution"]
+        assert terms == [HOSTNAME_AFFINITY], dep["metadata"]["name"]
+        # The term selects the pods of both tracks (old, surge and canary pods alike).
+        for other in m.kind("Deployment"):
+            labels = other["spec"]["template"]["metadata"]["labels"]
+            assert all(labels[k] == v for k, v in terms[0]["labelSelector"]["matchLabels"].items())
+
+
+def test_pvc_same_node_merges_with_user_affinity(render):
+    aff = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{"matchExpressions": [{"key": "disk", "operator": "Exists"}]}]}},
+        "podAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+            {"topologyKey": "zone", "labelSelector": {"matchLabels": {"app": "cache"}}}]}}
+    pod = render(values={"model": {"volume": {"type": "pvc"}}, "affinity": aff}).pod
+    assert pod["affinity"]["nodeAffinity"] == aff["nodeAffinity"]
+    assert pod["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"] == [
+        aff["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][0], HOSTNAME_AFFINITY]
+
+
+@pytest.mark.parametrize("pvc, same_node", [
+    ({}, True),  # the default claim: ReadWriteOnce
+    ({"accessModes": ["ReadWriteMany"]}, False),
+    ({"accessModes": ["ReadWriteOnce", "ReadOnlyMany"]}, False),
+    ({"sameNode": False}, False),
+    ({"existingClaim": "shared"}, False),  # its modes are unknown: the user says
+    ({"existingClaim": "mine", "sameNode": True}, True),
+])
+def test_pvc_same_node_follows_the_access_modes(render, pvc, same_node):
+    pod = render(values={"model": {"volume": {"type": "pvc", "pvc": pvc}}}).pod
+    assert ("affinity" in pod) is same_node
+    if same_node:
+        assert pod["affinity"]["podAffinity"][
+            "requiredDuringSchedulingIgnoredDuringExecution"] == [HOSTNAME_AFFINITY]
+
+
+def test_no_same_node_outside_pvc_mode(render):
+    assert "affinity" not in render(values={"model": {"volume": {"pvc": {"sameNode": True}}}}).pod
+
+
+@pytest.mark.parametrize("values", [
+    {},  # RollingUpdate with maxSurge 1
+    {"strategy": {"type": "Recreate", "rollingUpdate": None}, "replicaCount": 2},
+    {"strategy": {"type": "Recreate", "rollingUpdate": None}, "canary": {"enabled": True}},
+])
+def test_pvc_read_write_once_pod_needs_a_single_recreated_pod(render_error, values):
+    values = {**values, "model": {"volume": {"type": "pvc",
+                                             "pvc": {"accessModes": ["ReadWriteOncePod"]}}}}
+    err = render_error(values=values)
+    assert "model.volume.pvc.accessModes ReadWriteOncePod" in err, err
+
+
+def test_pvc_read_write_once_pod_with_recreate(render):
+    m = render(values={"strategy": {"type": "Recreate", "rollingUpdate": None},
+                       "model": {"volume": {"type": "pvc",
+                                            "pvc": {"accessModes": ["ReadWriteOncePod"]}}}})
+    assert m.deployment["spec"]["strategy"] == {"type": "Recreate"}
+
+
 def test_image_volume_has_no_init_container(render):
     m = render(sets=["model.volume.type=image", "model.pullPolicy=Always"], kube_version="1.35.0")
     pod = m.pod
