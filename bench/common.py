@@ -116,3 +116,13 @@ class Server:
                                      headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=30) as r:
             return json.load(r)
+
+
+def wrk_script(questions: list[str], path: Path) -> None:
+    """A wrk Lua script POSTing the questions to /v1/answer in turn."""
+    bodies = ",\n".join("  " + json.dumps(json.dumps({"question": q})) for q in questions)
+    path.write_text(
+        "local bodies = {\n" + bodies + "\n}\nlocal i = 0\n"
+        "wrk.method = 'POST'\nwrk.headers['Content-Type'] = 'application/json'\n"
+        "request = function()\n  i = i % #bodies + 1\n"
+        "  return wrk.format(nil, '/v1/answer', nil, bodies[i])\nend\n")

@@ -23,7 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from common import Server, dir_mb, large_model
+from common import Server, dir_mb, large_model, wrk_script
 
 from faq_engine.faq import load_faq
 from faq_engine.trainer import train
@@ -64,15 +64,6 @@ def _inprocess_qps(model: Path, questions: list[str], seconds: float) -> float:
     return float(out.strip().splitlines()[-1])
 
 
-def _wrk_script(questions: list[str], path: Path) -> None:
-    bodies = ",\n".join("  " + json.dumps(json.dumps({"question": q})) for q in questions)
-    path.write_text(
-        "local bodies = {\n" + bodies + "\n}\nlocal i = 0\n"
-        "wrk.method = 'POST'\nwrk.headers['Content-Type'] = 'application/json'\n"
-        "request = function()\n  i = i % #bodies + 1\n"
-        "  return wrk.format(nil, '/v1/answer', nil, bodies[i])\nend\n")
-
-
 def throughput(seconds: float, concurrency: int) -> dict:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: run ci/setup-host.sh")
@@ -82,7 +73,7 @@ def throughput(seconds: float, concurrency: int) -> dict:
         train(SAMPLE, model)
         inproc = _inprocess_qps(model, questions, seconds)
         script = Path(tmp) / "post.lua"
-        _wrk_script(questions, script)
+        wrk_script(questions, script)
         with Server(model, workers=2, threads=2) as srv:
             for q in questions:
                 srv.ask(q)

@@ -8,6 +8,30 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Answer requests every front end rejects (HTTP 400, a skipped batch line), with the error code:
+# raw bytes/str are sent as they are, anything else as JSON.
+BAD_ANSWER_BODIES = [
+    (b"{not json", "invalid_json"),
+    (b"\xff\xfe", "invalid_json"),
+    (b"[" * 5000 + b"]" * 5000, "invalid_json"),  # nesting deeper than the parser allows
+    ([1, 2], "invalid_request"),
+    ("null", "invalid_request"),
+    ({}, "invalid_request"),
+    ({"question": 5}, "invalid_request"),
+    ({"question": None}, "invalid_request"),
+    ({"question": ""}, "invalid_request"),
+    ({"question": "   \n"}, "invalid_request"),
+    ({"question": "x" * 1001}, "invalid_request"),
+    ({"question": "ok", "top_k": 0}, "invalid_request"),
+    ({"question": "ok", "top_k": 21}, "invalid_request"),
+    ({"question": "ok", "top_k": -1}, "invalid_request"),
+    ({"question": "ok", "top_k": "3"}, "invalid_request"),
+    ({"question": "ok", "top_k": True}, "invalid_request"),
+    ({"question": "ok", "top_k": 2.5}, "invalid_request"),
+    ({"question": "ok", "top_k": 1e300}, "invalid_request"),
+    ({"question": "ok", "extra": 1}, "invalid_request"),
+]
+
 
 def ci_setting(name: str) -> str:
     """A setting of ci/versions.env, as the ci/ scripts see it (sourced, so $FAQ_CACHE expands)."""

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from .faq import FaqError
+from .openapi import DEFAULT_TOP_K
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -62,6 +63,30 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _batch(args: argparse.Namespace) -> int:
+    from .batch import run
+
+    return run(args.model_dir, args.input, args.out, top_k=args.top_k, max_bad=args.max_bad,
+               bad_exit_code=args.bad_exit_code, verify_mode=args.verify,
+               progress_every=args.progress_seconds, summary_path=args.summary)
+
+
+def _top_k(value: str) -> int:
+    from .openapi import MAX_TOP_K
+
+    k = int(value)
+    if not 1 <= k <= MAX_TOP_K:
+        raise argparse.ArgumentTypeError(f"must be from 1 to {MAX_TOP_K}")
+    return k
+
+
+def _non_negative(value: str) -> int:
+    n = int(value)
+    if n < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return n
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="faq-engine", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -90,6 +115,33 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--top-k", type=int, default=3)
     a.add_argument("question")
     a.set_defaults(func=_ask)
+
+    b = sub.add_parser(
+        "batch", help="answer a JSON Lines file of questions into a JSON Lines file of answers",
+        description="One {\"question\", \"top_k\"?, \"id\"?} a line in, one answer record a "
+                    "line out (streaming). Bad lines are reported with their number and skipped. "
+                    "The output appears only when the run succeeds (temporary file + rename). "
+                    "Exit status: 0 all answered; 3 (--bad-exit-code) some lines bad; 4 more "
+                    "than --max-bad bad lines, nothing written; 1 model/input/output error; "
+                    "2 usage.")
+    b.add_argument("--model-dir", required=True,
+                   help="a model directory, or one whose `current` entry points at one")
+    b.add_argument("--in", dest="input", required=True, help="questions, JSON Lines ('-': stdin)")
+    b.add_argument("--out", required=True, help="answers file to write (replaced atomically)")
+    b.add_argument("--top-k", type=_top_k, default=DEFAULT_TOP_K,
+                   help="answers per question unless a line sets top_k (default 3)")
+    b.add_argument("--max-bad", type=_non_negative, default=None,
+                   help="stop with status 4 and write nothing past this many bad lines "
+                        "(default: no limit)")
+    b.add_argument("--bad-exit-code", type=int, choices=range(0, 126), default=3, metavar="N",
+                   help="exit status when some lines were bad but the output was written "
+                        "(default 3; a Kubernetes Job that should complete anyway uses 0)")
+    b.add_argument("--summary", help="also write the summary JSON to this file")
+    b.add_argument("--progress-seconds", type=float, default=10.0,
+                   help="seconds between progress lines on stderr (default 10)")
+    b.add_argument("--verify", choices=("auto", "sha256", "size"), default="auto",
+                   help="model check before answering (as MODEL_VERIFY; default auto)")
+    b.set_defaults(func=_batch)
 
     v = sub.add_parser("verify", help="check a model directory against its manifest")
     v.add_argument("--model-dir", required=True)

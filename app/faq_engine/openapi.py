@@ -6,6 +6,7 @@ from . import __version__
 
 MAX_QUESTION = 1000
 MAX_TOP_K = 20
+DEFAULT_TOP_K = 3
 
 
 def _json(schema_ref: str, description: str) -> dict:
@@ -63,7 +64,7 @@ def spec() -> dict:
                 "properties": {
                     "question": {"type": "string", "minLength": 1, "maxLength": MAX_QUESTION,
                                  "pattern": r"\S"},
-                    "top_k": {"type": "integer", "minimum": 1, "maximum": MAX_TOP_K, "default": 3},
+                    "top_k": {"type": "integer", "minimum": 1, "maximum": MAX_TOP_K, "default": DEFAULT_TOP_K},
                 },
             },
             "Answer": {

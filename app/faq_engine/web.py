@@ -6,23 +6,20 @@ loaded and verified once, when the app is created (in the gunicorn master, befor
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
-from typing import Any
-
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from . import metrics
 from .logs import configure as configure_logging
 from .modeldir import VERIFY_MODES, ModelError, public_fields, resolve
-from .openapi import MAX_QUESTION, MAX_TOP_K, spec
+from .openapi import spec
 from .ranking import Ranker
+from .validation import MAX_BODY, RequestError, answer_request, parse_json
 
 log = logging.getLogger("faq_engine")
-MAX_BODY = 16 * 1024
 
 
 class ApiError(Exception):
@@ -58,29 +55,10 @@ def _parse_answer_request() -> tuple[str, int]:
         raise ApiError(415, "unsupported_media_type", "Content-Type must be application/json")
     raw = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise ApiError(400, "invalid_json", f"request body is not valid JSON: {e}") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_request", "request body must be a JSON object")
-    unknown = sorted(set(body) - {"question", "top_k"})
-    if unknown:
-        raise ApiError(400, "invalid_request", f"unknown field(s): {', '.join(unknown)}")
-    question = body.get("question")
-    if not isinstance(question, str):
-        raise ApiError(400, "invalid_request", "'question' is required and must be a string")
-    if not question.strip():
-        raise ApiError(400, "invalid_request", "'question' must not be empty")
-    if len(question) > MAX_QUESTION:
-        raise ApiError(400, "invalid_request",
-                          f"'question' is longer than {MAX_QUESTION} characters")
-    top_k: Any = body.get("top_k", 3)
-    if isinstance(top_k, float) and top_k.is_integer():
-        top_k = int(top_k)
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
-        raise ApiError(400, "invalid_request",
-                          f"'top_k' must be an integer from 1 to {MAX_TOP_K}")
-    return question, top_k
+        return answer_request(parse_json(raw))
+    except RequestError as e:
+        message = f"request body is {e.message}" if e.code == "invalid_json" else e.message
+        raise ApiError(400, e.code, message) from None
 
 
 def create_app(config: dict | None = None) -> Flask:
