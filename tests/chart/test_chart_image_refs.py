@@ -6,8 +6,9 @@ version to the test pod, and refuse two different digests naming both keys."""
 from __future__ import annotations
 
 import pytest
+import yaml
 
-from chart_helpers import container, env, volumes
+from chart_helpers import CHART, container, env, volumes
 
 DIGEST = "sha256:" + "ab" * 32
 DIGEST2 = "sha256:" + "cd" * 32
@@ -99,3 +100,10 @@ def test_changing_only_the_digest_in_the_tag_rolls_the_pods(render):
     a = render(values={"model": {"tag": f"1.1@{DIGEST}"}}).deployment["spec"]["template"]
     b = render(values={"model": {"tag": f"1.1@{DIGEST2}"}}).deployment["spec"]["template"]
     assert a != b
+
+
+def test_default_app_tag_is_the_app_version():
+    """values.yaml names the app tag (Renovate skips an empty one) and it is appVersion."""
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert str(values["image"]["tag"]).split("@")[0] == chart["appVersion"]
