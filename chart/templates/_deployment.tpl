@@ -78,7 +78,7 @@ spec:
               value: {{ ternary "1" "0" $v.model.forceVerify | quote }}
           securityContext:
             {{- toYaml $v.securityContext | nindent 12 }}
-          {{- with $v.model.initResources }}
+          {{- with include "faq-engine.resourcesWithModel" (dict "root" $root "resources" $v.model.initResources) | fromYaml }}
           resources:
             {{- toYaml . | nindent 12 }}
           {{- end }}
@@ -127,7 +127,7 @@ spec:
           {{- end }}
           securityContext:
             {{- toYaml $v.securityContext | nindent 12 }}
-          {{- with $v.resources }}
+          {{- with include "faq-engine.resourcesWithModel" (dict "root" $root "resources" $v.resources "withRequest" true) | fromYaml }}
           resources:
             {{- toYaml . | nindent 12 }}
           {{- end }}

@@ -46,6 +46,45 @@ def test_emptydir_size_and_medium(render):
     assert volumes(pod)["model"]["emptyDir"] == {}
 
 
+MI = 1024 * 1024
+
+
+@pytest.mark.parametrize("size, init_limit, app_limit, app_request", [
+    ("200Mi", "328Mi", "1224Mi", "456Mi"),  # the issue's ~200 MB model
+    ("1Gi", "1152Mi", "2048Mi", "1280Mi"),
+    ("500M", "605Mi", "1501Mi", "733Mi"),  # 500e6 bytes = 476.8Mi, rounded up
+])
+def test_memory_medium_counts_the_model_in_the_memory_limits(render, size, init_limit,
+                                                             app_limit, app_request):
+    """tmpfs pages are charged to the memory cgroup of the container writing them (the model
+    init container, 128Mi by default) and then to the pod: a model in a Memory emptyDir must
+    fit in both limits on top of what each container needs for itself."""
+    pod = render(sets=["model.volume.emptyDir.medium=Memory",
+                       f"model.volume.emptyDir.sizeLimit={size}"]).pod
+    init = container(pod, "model", init=True)
+    assert init["resources"]["limits"]["memory"] == init_limit
+    assert init["resources"]["requests"] == {"cpu": "50m", "memory": "32Mi"}
+    app = container(pod, "app")
+    assert app["resources"]["limits"]["memory"] == app_limit
+    assert app["resources"]["requests"]["memory"] == app_request
+
+
+def test_disk_medium_keeps_the_configured_memory(render):
+    pod = render(sets=["model.volume.emptyDir.sizeLimit=5Gi"]).pod
+    assert container(pod, "model", init=True)["resources"]["limits"]["memory"] == "128Mi"
+    assert container(pod, "app")["resources"]["limits"]["memory"] == "1Gi"
+    pod = render(sets=["model.volume.emptyDir.medium=Memory", "model.volume.type=pvc"]).pod
+    assert container(pod, "model", init=True)["resources"]["limits"]["memory"] == "128Mi"
+
+
+def test_memory_medium_without_memory_limits_stays_unlimited(render):
+    pod = render(values={"model": {"initResources": {"limits": None},
+                                   "volume": {"emptyDir": {"medium": "Memory"}}},
+                         "resources": None}).pod
+    assert "limits" not in container(pod, "model", init=True)["resources"]
+    assert "resources" not in container(pod, "app")
+
+
 def test_pvc_created_by_chart(render):
     m = render(values={"model": {"volume": {"type": "pvc", "pvc": {
         "size": "3Gi", "storageClass": "fast", "accessModes": ["ReadWriteMany"]}}}})

@@ -68,6 +68,14 @@ def test_bad_value_rejected_naming_the_key(render_error, values, key):
     assert f"'{key}'" in err, f"{key} not named in:\n{err}"
 
 
+def test_memory_medium_needs_a_size_limit(render_error):
+    """A tmpfs without sizeLimit is as large as the node's memory: the chart cannot size the
+    memory limits that must hold it."""
+    err = render_error(values={"model": {"volume": {"emptyDir": {"sizeLimit": None,
+                                                                 "medium": "Memory"}}}})
+    assert "/model/volume/emptyDir" in err and "sizeLimit" in err, err
+
+
 @pytest.mark.parametrize("values, key", [
     ({"modle": {"tag": "1.1"}}, "modle"),  # typo at the top level
     ({"model": {"version": "1.1"}}, "version"),
@@ -96,7 +104,8 @@ def test_set_string_type_errors_name_the_key(render_error):
     {"model": {"digest": DIGEST}, "image": {"digest": DIGEST, "tag": "1.0.0-rc.1_x"}},
     {"model": {"repository": "registry.example.com:5000/ml/faq-engine-model"}},
     {"model": {"volume": {"type": "pvc", "pvc": {"size": "500M"}}}},
-    {"model": {"volume": {"emptyDir": {"sizeLimit": None, "medium": "Memory"}}}},
+    {"model": {"volume": {"emptyDir": {"sizeLimit": None}}}},
+    {"model": {"volume": {"emptyDir": {"sizeLimit": "300Mi", "medium": "Memory"}}}},
     {"pdb": {"maxUnavailable": "25%", "minAvailable": None}},
     {"pdb": {"minAvailable": 1}},
     {"canary": {"enabled": True, "model": {"tag": "1.1"}}},
