@@ -306,7 +306,7 @@ def test_canary_deployment(render):
     s, c = stable["spec"]["template"]["spec"], canary["spec"]["template"]["spec"]
     assert s["containers"] == c["containers"]
     # The Service selects both tracks.
-    assert m.one("Service")["spec"]["selector"] == SELECTOR
+    assert m.one("Service")["spec"]["selector"] == {**SELECTOR, "app.kubernetes.io/component": "server"}
     # The test pod accepts either version.
     assert env(m.test_pod["spec"]["containers"][0])["EXPECTED_MODEL_VERSIONS"] == "1.0,1.1"
 
@@ -601,7 +601,8 @@ def test_service(render):
     assert svc["spec"]["type"] == "ClusterIP"
     assert svc["spec"]["ports"] == [{"name": "http", "port": 80, "targetPort": "http",
                                      "protocol": "TCP"}]
-    assert svc["spec"]["selector"] == SELECTOR
+    # server pods only (stable and canary): batch pods share the name and instance labels
+    assert svc["spec"]["selector"] == {**SELECTOR, "app.kubernetes.io/component": "server"}
 
 
 def test_ingress(render):
