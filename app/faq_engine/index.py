@@ -11,6 +11,7 @@ import math
 import mmap
 from collections import Counter
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -36,9 +37,10 @@ def write_entries(entries: list[Entry], out: Path) -> list[str]:
 class EntryStore:
     """Read-only random access to the entries through one shared memory map."""
 
-    def __init__(self, model_dir: Path):
-        self.offsets = np.load(model_dir / OFFSETS, mmap_mode="r")
-        with open(model_dir / ENTRIES, "rb") as fh:
+    def __init__(self, path: Callable[[str], Path]):
+        """``path`` maps a file name to the path to open (modeldir's checked lookup)."""
+        self.offsets = np.load(path(OFFSETS), mmap_mode="r")
+        with open(path(ENTRIES), "rb") as fh:
             self._map = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
 
     def __len__(self) -> int:
@@ -85,12 +87,12 @@ def write_bm25(entries: list[Entry], out: Path, k1: float, b: float, question_we
 
 
 class Bm25:
-    def __init__(self, model_dir: Path, n_docs: int):
-        vocab = json.loads((model_dir / BM25_FILES[0]).read_text(encoding="utf-8"))
+    def __init__(self, path: Callable[[str], Path], n_docs: int):
+        vocab = json.loads(path(BM25_FILES[0]).read_text(encoding="utf-8"))
         self.term_ids = {t: i for i, t in enumerate(vocab)}
-        self.indptr = np.load(model_dir / BM25_FILES[1], mmap_mode="r")
-        self.indices = np.load(model_dir / BM25_FILES[2], mmap_mode="r")
-        self.data = np.load(model_dir / BM25_FILES[3], mmap_mode="r")
+        self.indptr = np.load(path(BM25_FILES[1]), mmap_mode="r")
+        self.indices = np.load(path(BM25_FILES[2]), mmap_mode="r")
+        self.data = np.load(path(BM25_FILES[3]), mmap_mode="r")
         self.n_docs = n_docs
 
     def scores(self, tokens: list[str]) -> np.ndarray:

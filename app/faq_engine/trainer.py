@@ -26,11 +26,9 @@ from gensim.models.doc2vec import Doc2Vec, TaggedDocument
 from . import __version__
 from .faq import Entry, load_faq
 from .index import write_bm25, write_entries
-from .modeldir import FORMAT, MANIFEST, SAFE_VERSION, dump_manifest, sha256_file
+from .modeldir import DOC2VEC, FORMAT, MANIFEST, SAFE_VERSION, VECTORS, dump_manifest, sha256_file
 from .text import tokenize
 
-DOC2VEC = "doc2vec.model"
-VECTORS = "vectors.npy"
 log = logging.getLogger(__name__)
 
 
