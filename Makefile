@@ -7,17 +7,19 @@ SHELL := /bin/bash
 WITH_ENV := ci/with-env
 PYTEST_ARGS ?=
 
-.PHONY: help setup tools images cluster-up cluster-down up down test test-app test-images \
+.PHONY: help setup venv tools images cluster-up cluster-down up down test test-app test-images \
         test-chart test-ci test-cluster lint chart-docs bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-setup: ## host packages and podman settings (apt; needs root)
+setup: ## host packages and podman settings (apt; needs root): images, cluster, bench only
 	bash ci/setup-host.sh
 
-tools: setup ## pinned Python venv and Go tools, cached outside the repo
+venv: ## the pinned Python venv (pip only, no root), cached outside the repo
 	bash ci/python-env.sh >/dev/null
+
+tools: venv ## plus the pinned Go tools (go only, no root), cached outside the repo
 	bash ci/go-tools.sh >/dev/null
 
 images: setup ## build the app image and model images 1.0 and 1.1 (podman)
@@ -29,20 +31,20 @@ cluster-up: setup ## local one-node Kubernetes (builds it the first time)
 cluster-down: ## stop the local cluster (keeps binaries and images)
 	bash ci/cluster/down.sh
 
-up: tools ## the main job: cluster, images, helm upgrade --install, helm test
+up: setup tools ## the main job: cluster, images, helm upgrade --install, helm test
 	$(WITH_ENV) bash ci/up.sh
 
 down: ## uninstall the release and stop the local cluster
 	-$(WITH_ENV) helm uninstall faq-engine --wait
 	bash ci/cluster/down.sh
 
-test: tools cluster-up ## everything: unit, images, chart, CI tooling, cluster lifecycle
+test: setup tools cluster-up ## everything: unit, images, chart, CI tooling, cluster lifecycle
 	$(WITH_ENV) pytest $(PYTEST_ARGS)
 
-test-app: tools ## the service: trainer, model directory, API, gunicorn
-	$(WITH_ENV) pytest tests/app $(PYTEST_ARGS)
+test-app: venv ## the service: trainer, model directory, API, gunicorn (pip only)
+	$(WITH_ENV) --python-only pytest tests/app $(PYTEST_ARGS)
 
-test-images: tools ## both images built and run with podman; the entrypoint under sh and dash
+test-images: setup tools ## both images built and run with podman; the entrypoint under sh and dash
 	$(WITH_ENV) pytest tests/images $(PYTEST_ARGS)
 
 test-chart: tools ## helm lint, ct lint, kubeconform 1.30-1.36, render tests, README drift
@@ -51,7 +53,7 @@ test-chart: tools ## helm lint, ct lint, kubeconform 1.30-1.36, render tests, RE
 test-ci: tools ## bump-tags and the workflows (actionlint)
 	$(WITH_ENV) pytest tests/ci $(PYTEST_ARGS)
 
-test-cluster: tools cluster-up ## the lifecycle on the local cluster (or FAQ_CLUSTER=existing)
+test-cluster: setup tools cluster-up ## the lifecycle on the local cluster (or FAQ_CLUSTER=existing)
 	$(WITH_ENV) pytest tests/cluster $(PYTEST_ARGS)
 
 lint: tools ## ruff, yamllint, ct lint
@@ -62,5 +64,5 @@ lint: tools ## ruff, yamllint, ct lint
 chart-docs: tools ## regenerate chart/README.md from values.yaml
 	$(WITH_ENV) helm-docs --chart-search-root chart --skip-version-footer
 
-bench: tools images cluster-up ## every benchmark in bench/ (prints ratios; see the README)
+bench: setup tools images cluster-up ## every benchmark in bench/ (prints ratios; see the README)
 	$(WITH_ENV) bash bench/run-all.sh

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from conftest import ROOT
+from conftest import ROOT, clone_worktree, commit
 from oci import push_image
 
 VERSIONS_ENV = ROOT / "ci" / "versions.env"
@@ -74,29 +74,6 @@ def renovate() -> Path:
                        capture_output=True, text=True, timeout=900)
     assert r.returncode == 0, r.stderr
     return Path(r.stdout.strip()) / "bin" / "renovate"
-
-
-def clone_worktree(dest: Path) -> Path:
-    """A git clone of this repository with the working tree's current files committed on top
-    (tracked and new, not ignored), so uncommitted work is what Renovate sees."""
-    subprocess.run(["git", "clone", "-q", str(ROOT), str(dest)], check=True)
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
-                           capture_output=True, check=True).stdout.decode().split("\0")
-    for name in filter(None, files):
-        src, dst = ROOT / name, dest / name
-        if src.is_file():
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
-        elif dst.exists() and not src.exists():
-            dst.unlink()
-    commit(dest, "the working tree")
-    return dest
-
-
-def commit(repo: Path, msg: str) -> None:
-    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
-    subprocess.run(["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "commit",
-                    "-q", "--allow-empty", "-m", msg], cwd=repo, check=True)
 
 
 @pytest.fixture(scope="module")
