@@ -21,6 +21,9 @@ from ruamel.yaml import YAML
 
 RUNNER_USER = "faq-runner"
 CLUSTER_ACTIONS = ("helm/kind-action@",)
+# The machine's network settings (proxy, trusted CAs, pip's), which a hosted runner's image has
+# in its environment too: passed through, everything else of this process's environment is not.
+MACHINE_ENV = re.compile(r"(?i)proxy|_CA_|CA_BUNDLE|CA_CERTS|CERT_(FILE|DIR)|SSL_|^PIP_")
 EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
 
@@ -125,7 +128,7 @@ def run_workflow(runner: Runner, workflow: Path, clone, extra_env: dict[str, str
     for tool in ("go", "npm"):  # what setup-go and the runner image put on PATH
         found = shutil.which(tool)
         if found:
-            base_path.insert(0, str(Path(found).resolve().parent))
+            base_path.insert(0, str(Path(found).parent))
     for job_name in job_order(wf):
         job = wf["jobs"][job_name]
         workspace = runner.work / "workspace" / job_name
@@ -135,7 +138,8 @@ def run_workflow(runner: Runner, workflow: Path, clone, extra_env: dict[str, str
         for f in files.values():
             f.write_text("")
         runner.chown(runner.work / "temp")
-        env = {
+        env = {k: v for k, v in os.environ.items() if MACHINE_ENV.search(k)}
+        env.update({
             "HOME": str(runner.work / "home"), "USER": RUNNER_USER, "LANG": "C.UTF-8",
             "CI": "true", "GITHUB_ACTIONS": "true", "RUNNER_OS": "Linux",
             "RUNNER_TEMP": str(runner.work / "temp"), "GITHUB_WORKSPACE": str(workspace),
@@ -143,7 +147,7 @@ def run_workflow(runner: Runner, workflow: Path, clone, extra_env: dict[str, str
             "GITHUB_EVENT_NAME": "pull_request", "GITHUB_REPOSITORY": "faq-engine/faq-engine",
             "GITHUB_PATH": str(files["path"]), "GITHUB_ENV": str(files["env"]),
             "GITHUB_OUTPUT": str(files["output"]),
-        }
+        })
         env.update({k: str(v) for k, v in (wf.get("env") or {}).items()})
         env.update({k: str(v) for k, v in (job.get("env") or {}).items()})
         env.update(extra_env)
