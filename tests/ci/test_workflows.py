@@ -145,13 +145,13 @@ def runnable_steps(path: Path) -> list[tuple[str, str]]:
 
 
 def test_pr_workflow_run_steps_pass_as_a_non_root_runner():
-    """pr.yaml's steps (lint, unit/chart/CI tests, model training) on a clean clone as a
-    non-root user, PATH and GITHUB_* as on a hosted runner. The runner's cache starts with the
+    """pr.yaml's steps (lint, unit/chart/CI tests, any step before the kind cluster) on a clean
+    clone as a non-root user, PATH and GITHUB_* as on a hosted runner. The runner's cache starts with the
     pinned Go tools and the test registry binary (what a warm Actions cache restores); the
     Python venv, Renovate and everything else are installed by the steps themselves. Nested,
     the CI tests run without this very test."""
     expected = runnable_steps(PR)
-    assert {j for j, _ in expected} == {"lint", "test", "install"}, expected
+    assert {j for j, _ in expected} >= {"lint", "test"}, expected
     runner = Runner.create()
     try:
         cache = runner.work / "home" / ".cache" / "faq-engine"
