@@ -45,10 +45,22 @@ release's pods on the same node, so surge and canary pods land where the claim i
 */}}
 {{- define "faq-engine.affinity" -}}
 {{- $aff := deepCopy (.Values.affinity | default dict) }}
-{{- if include "faq-engine.sameNode" . }}
+{{- $sameNode := include "faq-engine.sameNode" . }}
+{{- $preset := .Values.podAntiAffinityPreset }}
+{{- if and $sameNode (eq $preset "hard") (not $aff.podAntiAffinity) }}
+{{- fail "podAntiAffinityPreset=hard (one pod per node) contradicts model.volume.pvc.sameNode (every pod on the node of the ReadWriteOnce claim): use a ReadWriteMany claim or podAntiAffinityPreset soft" }}
+{{- end }}
+{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" (include "faq-engine.selectorLabels" . | fromYaml)) }}
+{{- if and $preset (not $sameNode) (not $aff.podAntiAffinity) }}
+{{- if eq $preset "hard" }}
+{{- $_ := set $aff "podAntiAffinity" (dict "requiredDuringSchedulingIgnoredDuringExecution" (list $term)) }}
+{{- else }}
+{{- $_ := set $aff "podAntiAffinity" (dict "preferredDuringSchedulingIgnoredDuringExecution" (list (dict "weight" 100 "podAffinityTerm" $term))) }}
+{{- end }}
+{{- end }}
+{{- if $sameNode }}
 {{- $pa := $aff.podAffinity | default dict }}
 {{- $terms := $pa.requiredDuringSchedulingIgnoredDuringExecution | default list }}
-{{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" (include "faq-engine.selectorLabels" . | fromYaml)) }}
 {{- $_ := set $pa "requiredDuringSchedulingIgnoredDuringExecution" (append $terms $term) }}
 {{- $_ := set $aff "podAffinity" $pa }}
 {{- end }}

@@ -18,6 +18,7 @@ apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: {{ $fullname }}{{ if $canary }}-canary{{ end }}
+  namespace: {{ $root.Release.Namespace }}
   labels:
     {{- include "faq-engine.labels" $root | nindent 4 }}
     app.kubernetes.io/component: server

@@ -164,14 +164,41 @@ def test_pvc_same_node_merges_with_user_affinity(render):
 ])
 def test_pvc_same_node_follows_the_access_modes(render, pvc, same_node):
     pod = render(values={"model": {"volume": {"type": "pvc", "pvc": pvc}}}).pod
-    assert ("affinity" in pod) is same_node
+    assert ("podAffinity" in pod["affinity"]) is same_node
+    # Pods that share a node are not spread over nodes (the default soft anti-affinity).
+    assert ("podAntiAffinity" in pod["affinity"]) is not same_node
     if same_node:
         assert pod["affinity"]["podAffinity"][
             "requiredDuringSchedulingIgnoredDuringExecution"] == [HOSTNAME_AFFINITY]
 
 
 def test_no_same_node_outside_pvc_mode(render):
-    assert "affinity" not in render(values={"model": {"volume": {"pvc": {"sameNode": True}}}}).pod
+    pod = render(values={"model": {"volume": {"pvc": {"sameNode": True}}}}).pod
+    assert "podAffinity" not in pod["affinity"]
+
+
+SPREAD = {"weight": 100, "podAffinityTerm": HOSTNAME_AFFINITY}
+
+
+def test_pods_spread_over_nodes_by_default(render):
+    """kube-score's deployment-has-host-podantiaffinity: replicas (and the canary) prefer
+    distinct nodes, so one node's loss does not take every replica."""
+    m = render(sets=["replicaCount=3", "canary.enabled=true"])
+    for dep in m.kind("Deployment"):
+        assert dep["spec"]["template"]["spec"]["affinity"] == {"podAntiAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [SPREAD]}}
+    pod = render(sets=["podAntiAffinityPreset=hard"]).pod
+    assert pod["affinity"] == {"podAntiAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": [HOSTNAME_AFFINITY]}}
+    assert "affinity" not in render(sets=["podAntiAffinityPreset="]).pod
+    own = {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 5, "podAffinityTerm": {"topologyKey": "zone"}}]}}
+    assert render(values={"affinity": own}).pod["affinity"] == own  # the user's wins
+
+
+def test_hard_spread_contradicts_same_node(render_error):
+    err = render_error(sets=["model.volume.type=pvc", "podAntiAffinityPreset=hard"])
+    assert "podAntiAffinityPreset=hard" in err and "model.volume.pvc.sameNode" in err, err
 
 
 @pytest.mark.parametrize("values", [
@@ -571,7 +598,8 @@ def test_scheduling_and_extras(render):
     pod, tpl = m.pod, m.deployment["spec"]["template"]
     assert pod["nodeSelector"] == {"disk": "ssd"}
     assert pod["tolerations"] == [{"key": "k", "operator": "Exists"}]
-    assert pod["affinity"] == aff and pod["topologySpreadConstraints"] == tsc
+    assert pod["affinity"]["nodeAffinity"] == aff["nodeAffinity"]
+    assert pod["topologySpreadConstraints"] == tsc
     assert pod["priorityClassName"] == "high"
     assert tpl["metadata"]["annotations"]["a"] == "1"
     assert tpl["metadata"]["labels"]["team"] == "ml"
@@ -589,7 +617,7 @@ def test_defaults_have_resources_and_no_optional_objects(render):
     for kind in ("Ingress", "NetworkPolicy", "ServiceMonitor", "HorizontalPodAutoscaler",
                  "PodDisruptionBudget", "PersistentVolumeClaim"):
         assert not m.kind(kind), kind
-    for key in ("nodeSelector", "tolerations", "affinity", "topologySpreadConstraints",
+    for key in ("nodeSelector", "tolerations", "topologySpreadConstraints",
                 "priorityClassName"):
         assert key not in m.pod
 
@@ -731,6 +759,16 @@ def test_service_monitor_behind_restricted_policy_needs_metrics_from(render_erro
     assert "networkPolicy.metricsFrom" in err and "serviceMonitor.enabled" in err, err
 
 
+def test_network_policy_egress(render):
+    np = render(sets=["networkPolicy.enabled=true"]).one("NetworkPolicy")
+    assert "egress" not in np["spec"]  # open unless asked
+    np = render(values={"networkPolicy": {"enabled": True, "egress": []}}).one("NetworkPolicy")
+    assert np["spec"]["policyTypes"] == ["Ingress", "Egress"] and np["spec"]["egress"] == []
+    rule = {"to": [{"ipBlock": {"cidr": "10.0.0.0/8"}}], "ports": [{"port": 443}]}
+    np = render(values={"networkPolicy": {"enabled": True, "egress": [rule]}}).one("NetworkPolicy")
+    assert np["spec"]["egress"] == [rule]
+
+
 def test_service_monitor(render):
     sm = render(sets=["serviceMonitor.enabled=true", "serviceMonitor.labels.release=prom",
                       "serviceMonitor.interval=15s"]).one("ServiceMonitor")
@@ -742,6 +780,13 @@ def test_service_monitor(render):
 
 
 # --- labels -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("values_file", CI_VALUES, ids=lambda p: p.name)
+def test_every_object_names_its_namespace(render, values_file):
+    """`helm template | kubectl apply` lands in the release namespace, not `default`."""
+    for d in render(files=[values_file], kube_version="1.35.0"):
+        assert d["metadata"].get("namespace") == "faq", f"{d['kind']}/{d['metadata']['name']}"
+
 
 def test_recommended_labels_everywhere(render):
     m = render(files=[], values={"replicaCount": 2, "ingress": {"enabled": True},
