@@ -21,6 +21,7 @@ venv: ## the pinned Python venv (pip only, no root), cached outside the repo
 
 tools: venv ## plus the pinned Go tools (go only, no root), cached outside the repo
 	bash ci/go-tools.sh >/dev/null
+	bash ci/checkov-env.sh >/dev/null
 
 images: setup ## build the app image and model images 1.0 and 1.1 (podman)
 	bash ci/images/build.sh
@@ -47,7 +48,7 @@ test-app: venv ## the service: trainer, model directory, API, gunicorn (pip only
 test-images: setup tools ## both images built and run with podman; the entrypoint under sh and dash
 	$(WITH_ENV) pytest tests/images $(PYTEST_ARGS)
 
-test-chart: tools ## helm lint, ct lint, kubeconform 1.30-1.36, render tests, README drift
+test-chart: tools ## helm lint, ct lint, kubeconform 1.30-1.36, kube-score + checkov, render tests, README drift
 	$(WITH_ENV) pytest tests/chart $(PYTEST_ARGS)
 
 test-ci: tools ## bump-tags and the workflows (actionlint)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Install the pinned Go tools (helm, ct, kubeconform, helm-docs, actionlint) from the Go module
-# proxy into $FAQ_CACHE/bin, outside the repository. A tool already at its pinned version is
-# kept, so a warm run takes a second. Prints the bin directory.
+# Install the pinned Go tools (helm, ct, kubeconform, helm-docs, actionlint, kube-score) from the
+# Go module proxy into $FAQ_CACHE/bin, outside the repository. A tool already at its pinned
+# version is kept, so a warm run takes a second. Prints the bin directory.
 #
 # Each tool is built inside a throwaway wrapper module that requires the pinned version:
 # `go install pkg@version` would also read the module's version list, which the proxy refuses
@@ -23,6 +23,7 @@ tools=(
   "kubeconform|github.com/yannh/kubeconform|$KUBECONFORM_VERSION|github.com/yannh/kubeconform/cmd/kubeconform|"
   "helm-docs|github.com/norwoodj/helm-docs|$HELM_DOCS_VERSION|github.com/norwoodj/helm-docs/cmd/helm-docs|"
   "actionlint|github.com/rhysd/actionlint|$ACTIONLINT_VERSION|github.com/rhysd/actionlint/cmd/actionlint|"
+  "kube-score|github.com/zegl/kube-score|$KUBE_SCORE_VERSION|github.com/zegl/kube-score/cmd/kube-score|-X main.version=$KUBE_SCORE_VERSION"
 )
 for t in "${tools[@]}"; do
   IFS='|' read -r name mod version pkg ld <<<"$t"
