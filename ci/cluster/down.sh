@@ -24,7 +24,7 @@ take_lock
 
 # 1. The kubelet first (so it restarts nothing), then the rest of the control plane.
 stop_comp kubelet
-stop_comp coredns kube-proxy kube-scheduler kube-controller-manager pv-perms
+stop_comp metrics-server coredns kube-proxy kube-scheduler kube-controller-manager pv-perms
 stop_comp kube-apiserver
 stop_comp etcd
 

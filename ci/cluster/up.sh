@@ -346,6 +346,9 @@ clusterDomain: $CLUSTER_DOMAIN
 clusterDNS: [$DNS_SERVICE_IP]
 resolvConf: /etc/resolv.conf
 rotateCertificates: false
+# Serving certificate from the cluster CA through a CSR (metrics-server.sh approves it) instead
+# of a self-signed one, so clients such as metrics-server can verify the kubelet.
+serverTLSBootstrap: true
 serializeImagePulls: false
 # Images are imported locally and cannot be pulled again: never garbage-collect them.
 imageGCHighThresholdPercent: 100
@@ -415,6 +418,7 @@ dns_ok() {
 wait_comp coredns "$WAIT_DNS" dns_ok
 # Wait for the default ServiceAccount, which every pod needs.
 wait_comp kube-controller-manager 60 kc_admin -n default get serviceaccount default
+bash "$cluster_dir/metrics-server.sh" >&2 || die "ci/cluster/metrics-server.sh failed"
 
 # --- kubeconfig for users and tests --------------------------------------------------------------
 if ! cmp -s "$KCDIR/admin.conf" "$OUT_KUBECONFIG"; then

@@ -111,3 +111,27 @@ def versions_answering(url: str, n: int = 30) -> Counter:
         assert status == 200
         c[version] += 1
     return c
+
+
+RESTRICTED_LABELS = {f"pod-security.kubernetes.io/{m}": "restricted"
+                     for m in ("enforce", "warn", "audit")}
+
+
+def host_claim(kubectl, namespace: str, claim: str, host_dir: Path) -> str:
+    """A claim bound to a pre-made hostPath PV on `host_dir` (owned by uid 10001, so the pods'
+    restricted user can write it: the in-tree host-path provisioner ignores fsGroup). Returns
+    the PV name; delete it with `kubectl delete pv` after the claim."""
+    import subprocess as sp
+
+    sp.run(["chown", "10001:10001", str(host_dir)], check=True)
+    pv = f"{namespace}-{claim}"
+    kubectl.apply({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv},
+                   "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+                            "persistentVolumeReclaimPolicy": "Delete", "storageClassName": "",
+                            "hostPath": {"path": str(host_dir), "type": "Directory"},
+                            "claimRef": {"namespace": namespace, "name": claim}}})
+    kubectl.apply({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                   "metadata": {"name": claim, "namespace": namespace},
+                   "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "",
+                            "volumeName": pv, "resources": {"requests": {"storage": "1Gi"}}}})
+    return pv

@@ -12,7 +12,7 @@ import time
 
 import pytest
 from helpers import build_corrupt_model_image
-from lifecycle import CHART, ROOT, Load, helm, versions_answering
+from lifecycle import CHART, ROOT, Load, helm, host_claim, versions_answering
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 RELEASE = "faq-engine"  # contains the chart name, so the fullname (and Service) is "faq-engine"
@@ -181,17 +181,7 @@ def test_5_pvc_second_rollout_of_same_version_is_a_cache_hit(kubectl, make_names
     # A volume the pods' fsGroup can write: the in-tree hostpath provisioner ignores fsGroup
     # (most CSI drivers honour it), so this test provides a pre-made PV and an existing claim.
     host_dir = tmp_path_factory.mktemp("pv")
-    subprocess.run(["chown", "10001:10001", str(host_dir)], check=True)
-    pv = f"{ns}-models"
-    kubectl.apply({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": pv},
-                   "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
-                            "persistentVolumeReclaimPolicy": "Delete", "storageClassName": "",
-                            "hostPath": {"path": str(host_dir), "type": "Directory"},
-                            "claimRef": {"namespace": ns, "name": "models"}}})
-    kubectl.apply({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                   "metadata": {"name": "models", "namespace": ns},
-                   "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "",
-                            "volumeName": pv, "resources": {"requests": {"storage": "1Gi"}}}})
+    pv = host_claim(kubectl, ns, "models", host_dir)
     try:
         helm("install", RELEASE, str(CHART), "-n", ns, "--set", "model.volume.type=pvc",
              "--set", "model.volume.pvc.existingClaim=models", "--wait", "--timeout", "5m")
