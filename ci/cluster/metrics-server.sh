@@ -6,10 +6,9 @@
 #   bash ci/cluster/metrics-server.sh build   # only build/reuse the binary
 #   bash ci/cluster/metrics-server.sh         # build, then start (up.sh calls this)
 #
-# Security posture: the kubelet's serving certificate is issued by the cluster CA through a
-# kubelet-serving CSR (kubelet `serverTLSBootstrap: true`), which this script approves after
-# checking it names our node and only our node's addresses; metrics-server verifies the kubelet
-# against that CA (--kubelet-certificate-authority), never --kubelet-insecure-tls. The API
+# Security posture: the kubelet's serving certificate is issued by the cluster CA for this node's
+# name and IP (see step 1), and metrics-server verifies the kubelet against that CA
+# (--kubelet-certificate-authority), never --kubelet-insecure-tls. The API
 # server reaches metrics-server over TLS verified against metrics-server's own serving cert
 # (signed by the cluster CA, caBundle in the APIService), and metrics-server authenticates the
 # API server's front-proxy client certificate (requestheader flags from the extension-apiserver
@@ -51,46 +50,48 @@ read -r NODE_NAME NODE_IP <"$STATE/node" || die "no $STATE/node: run ci/cluster/
 MS_DIR=$STATE/metrics-server
 mkdir -p "$MS_DIR"
 
-# 1. The kubelet's serving certificate, from the cluster CA. With `serverTLSBootstrap: true` the
-#    kubelet asks for it through a CSR (signer kubernetes.io/kubelet-serving), which nothing in
-#    this cluster approves automatically. Approve our node's, and only when every name in it is
-#    our node's name or IP (kubeadm documents the same manual step).
-csr_ok() { # csr_ok NAME: the request names only this node
-  local req names
-  req=$(kc_admin get csr "$1" -o jsonpath='{.spec.request}' | base64 -d)
-  names=$(printf '%s\n' "$req" | openssl req -noout -text 2>/dev/null \
-    | sed -n '/Subject Alternative Name/{n;p}' | tr ',' '\n' | sed 's/^ *//')
-  printf '%s\n' "$req" | openssl req -noout -subject 2>/dev/null \
-    | grep -E "CN ?= ?system:node:$NODE_NAME(,|$)" >/dev/null || return 1
-  [ -n "$names" ] || return 1
-  while read -r n; do
-    case "$n" in "DNS:$NODE_NAME" | "IP Address:$NODE_IP") ;; *) return 1 ;; esac
-  done <<<"$names"
-}
-approve_serving_csrs() {
-  local name user signer cond
-  while read -r name user signer cond; do
-    if [ "$signer" != kubernetes.io/kubelet-serving ] || [ "$user" != "system:node:$NODE_NAME" ]; then continue; fi
-    [ "$cond" = "<none>" ] || continue # already approved or denied
-    if csr_ok "$name"; then
-      log "approving the kubelet's serving certificate request $name"
-      kc_admin certificate approve "$name" >/dev/null
-    else
-      log "warning: not approving $name: it names more than node $NODE_NAME ($NODE_IP)"
-    fi
-  done < <(kc_admin get csr -o jsonpath='{range .items[*]}{.metadata.name} {.spec.username} {.spec.signerName} {.status.conditions[0].type}{"\n"}{end}' \
-    | awk '{ if (NF == 3) print $0 " <none>"; else print }')
-}
+# 1. The kubelet's serving certificate, from the cluster CA. With no certificate configured the
+#    kubelet serves a self-signed one from its cert dir (kubelet.crt / kubelet.key), keeps
+#    using those files across restarts, and reloads them when they change
+#    (ReloadKubeletServerCertificateFile, on by default since 1.31). So this replaces them with
+#    a certificate the cluster CA signs for this node's name and IP: no kubelet setting and no
+#    restart change, and anything verifying against the cluster CA trusts the kubelet.
+kubelet_pki=$STATE/kubelet/pki
 kubelet_cert_from_ca() { # the kubelet serves, on its node IP, a certificate the cluster CA verifies
   local out
   out=$(timeout 5 openssl s_client -connect "$NODE_IP:10250" -CAfile "$PKI/ca.crt" \
     -verify_ip "$NODE_IP" -verify_return_error </dev/null 2>/dev/null) || return 1
   [[ "$out" == *"Verify return code: 0 (ok)"* ]]
 }
-end=$((SECONDS + ${FAQ_METRICS_SERVER_WAIT_CSR:-90}))
+# issue_cert NAME CN SUBJECT_ALT_NAMES: $MS_DIR/NAME.{key,crt} signed by the cluster CA, unless a
+# valid one for the same names is there (renewed 30 days before it expires).
+issue_cert() {
+  local name=$1 cn=$2 sans=$3 crt=$MS_DIR/$1.crt
+  if openssl x509 -in "$crt" -noout -checkend 2592000 >/dev/null 2>&1 \
+    && openssl verify -CAfile "$PKI/ca.crt" "$crt" >/dev/null 2>&1 \
+    && [ "$(cat "$MS_DIR/$name.sans" 2>/dev/null)" = "$sans" ]; then
+    return 1
+  fi
+  log "issuing the $name serving certificate from the cluster CA ($sans)"
+  openssl req -new -newkey rsa:2048 -nodes -keyout "$MS_DIR/$name.key" -subj "/CN=$cn" \
+    -out "$MS_DIR/$name.csr" 2>/dev/null
+  printf 'subjectAltName=%s\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n' \
+    "$sans" >"$MS_DIR/$name.ext"
+  openssl x509 -req -in "$MS_DIR/$name.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" \
+    -set_serial "0x$(openssl rand -hex 16)" -days 365 -extfile "$MS_DIR/$name.ext" -out "$crt" 2>/dev/null
+  chmod 0600 "$MS_DIR/$name.key"
+  echo "$sans" >"$MS_DIR/$name.sans"
+}
+if issue_cert kubelet "$NODE_NAME" "DNS:$NODE_NAME,IP:$NODE_IP" || ! kubelet_cert_from_ca; then
+  [ -d "$kubelet_pki" ] || die "no $kubelet_pki: is the kubelet running with --cert-dir $kubelet_pki?"
+  install -m 0600 "$MS_DIR/kubelet.key" "$kubelet_pki/.kubelet.key.new"
+  install -m 0644 "$MS_DIR/kubelet.crt" "$kubelet_pki/.kubelet.crt.new"
+  mv -f "$kubelet_pki/.kubelet.key.new" "$kubelet_pki/kubelet.key"
+  mv -f "$kubelet_pki/.kubelet.crt.new" "$kubelet_pki/kubelet.crt"
+fi
+end=$((SECONDS + ${FAQ_METRICS_SERVER_WAIT_KUBELET:-60}))
 until kubelet_cert_from_ca; do
-  approve_serving_csrs
-  ((SECONDS < end)) || die "the kubelet does not serve a certificate from the cluster CA; does $STATE/etc/kubelet.yaml set serverTLSBootstrap: true? (kubectl get csr)"
+  ((SECONDS < end)) || die "the kubelet still serves a certificate the cluster CA does not verify (it reloads $kubelet_pki/kubelet.crt unless tlsCertFile, serverTLSBootstrap or the ReloadKubeletServerCertificateFile gate say otherwise)"
   sleep 1
 done
 
@@ -101,18 +102,8 @@ if [ ! -s "$KCDIR/metrics-server.conf" ]; then
     >"$KCDIR/metrics-server.conf.tmp" 2>>"$LOGS/kubeadm.log" || die "kubeadm kubeconfig user system:metrics-server failed"
   mv "$KCDIR/metrics-server.conf.tmp" "$KCDIR/metrics-server.conf"
 fi
-if ! openssl x509 -in "$MS_DIR/serving.crt" -noout -checkend 86400 >/dev/null 2>&1 \
-  || ! openssl verify -CAfile "$PKI/ca.crt" "$MS_DIR/serving.crt" >/dev/null 2>&1 \
-  || [[ "$(openssl x509 -in "$MS_DIR/serving.crt" -noout -ext subjectAltName 2>/dev/null)" != *"IP Address:$NODE_IP"* ]]; then
-  log "issuing metrics-server's serving certificate (cluster CA)"
-  openssl req -new -newkey rsa:2048 -nodes -keyout "$MS_DIR/serving.key" -subj /CN=metrics-server \
-    -out "$MS_DIR/serving.csr" 2>/dev/null
-  printf 'subjectAltName=DNS:metrics-server.kube-system.svc,DNS:metrics-server.kube-system.svc.%s,IP:%s\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n' \
-    "$CLUSTER_DOMAIN" "$NODE_IP" >"$MS_DIR/serving.ext"
-  openssl x509 -req -in "$MS_DIR/serving.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -set_serial "0x$(openssl rand -hex 16)" \
-    -days 365 -extfile "$MS_DIR/serving.ext" -out "$MS_DIR/serving.crt" 2>/dev/null
-  chmod 0600 "$MS_DIR/serving.key"
-fi
+issue_cert metrics-server metrics-server \
+  "DNS:metrics-server.kube-system.svc,DNS:metrics-server.kube-system.svc.$CLUSTER_DOMAIN,IP:$NODE_IP" || true
 
 # 3. RBAC, and the metrics.k8s.io API served from this host (Service + EndpointSlice, as kube-dns).
 manifest=$(cat <<YAML
@@ -195,14 +186,14 @@ YAML
 printf '%s\n' "$manifest" | kc_admin apply --server-side --force-conflicts --field-manager faq-engine-cluster -f - >/dev/null
 
 # 4. The process. Scrapes every 15 s (the HPA controller syncs every 15 s too).
-start_comp metrics-server "$(sha256sum <"$MS_DIR/serving.crt" | cut -c1-16)" "$MS_BIN" \
+start_comp metrics-server "$(sha256sum <"$MS_DIR/metrics-server.crt" | cut -c1-16)" "$MS_BIN" \
   --kubeconfig "$KCDIR/metrics-server.conf" \
   --authentication-kubeconfig "$KCDIR/metrics-server.conf" --authorization-kubeconfig "$KCDIR/metrics-server.conf" \
   --requestheader-client-ca-file "$PKI/front-proxy-ca.crt" --requestheader-allowed-names front-proxy-client \
   --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
   --requestheader-extra-headers-prefix X-Remote-Extra- \
   --bind-address "$NODE_IP" --secure-port "$MS_PORT" \
-  --tls-cert-file "$MS_DIR/serving.crt" --tls-private-key-file "$MS_DIR/serving.key" \
+  --tls-cert-file "$MS_DIR/metrics-server.crt" --tls-private-key-file "$MS_DIR/metrics-server.key" \
   --kubelet-certificate-authority "$PKI/ca.crt" \
   --kubelet-preferred-address-types InternalIP --kubelet-use-node-status-port \
   --metric-resolution 15s --profiling=false

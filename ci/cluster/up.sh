@@ -346,9 +346,6 @@ clusterDomain: $CLUSTER_DOMAIN
 clusterDNS: [$DNS_SERVICE_IP]
 resolvConf: /etc/resolv.conf
 rotateCertificates: false
-# Serving certificate from the cluster CA through a CSR (metrics-server.sh approves it) instead
-# of a self-signed one, so clients such as metrics-server can verify the kubelet.
-serverTLSBootstrap: true
 serializeImagePulls: false
 # Images are imported locally and cannot be pulled again: never garbage-collect them.
 imageGCHighThresholdPercent: 100
