@@ -72,9 +72,9 @@ def free_port() -> int:
 class Server:
     """`faq-engine serve` (gunicorn with the project's config) on a free loopback port."""
 
-    def __init__(self, model_dir: Path, workers: int, threads: int = 2):
+    def __init__(self, model_dir: Path, workers: int, threads: int = 2, env: dict | None = None):
         self.port = free_port()
-        env = dict(os.environ, GUNICORN_THREADS=str(threads), LOG_LEVEL="warning")
+        env = dict(os.environ, GUNICORN_THREADS=str(threads), LOG_LEVEL="warning", **(env or {}))
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "faq_engine.cli", "serve", "--model-dir", str(model_dir),
              "--port", str(self.port), "--workers", str(workers)],

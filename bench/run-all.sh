@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 python eval_ranking.py
 python serve_perf.py
+python attacks.py
 python batch_perf.py
 python model_copy.py
 bash cluster_bringup.sh

@@ -14,6 +14,7 @@ BAD_ANSWER_BODIES = [
     (b"{not json", "invalid_json"),
     (b"\xff\xfe", "invalid_json"),
     (b"[" * 5000 + b"]" * 5000, "invalid_json"),  # nesting deeper than the parser allows
+    (b'{"question": "ok", "top_k": ' + b"9" * 5000 + b"}", "invalid_json"),  # past int's limit
     ([1, 2], "invalid_request"),
     ("null", "invalid_request"),
     ({}, "invalid_request"),
@@ -58,3 +59,146 @@ def build_corrupt_model_image(tag: str, version_dir: str = "1.1") -> str:
     finally:
         shutil.rmtree(ctx, ignore_errors=True)
     return tag
+
+
+# --- Attacks on a running server (tests and bench/attacks.py); loopback targets only. ---
+
+def connection_burst(port: int, n: int = 2100, host: str = "127.0.0.1") -> int:
+    """Open `n` TCP connections that send nothing, then close them all; returns how many opened.
+
+    Connections beyond the listen backlog may not complete: those are given up after 0.5 s.
+    """
+    import socket
+
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.settimeout(0.5)
+            try:
+                s.connect((host, port))
+                socks.append(s)
+            except OSError:
+                s.close()
+    finally:
+        for s in socks:
+            s.close()
+    return len(socks)
+
+
+class SlowClients:
+    """`n` slowloris clients: half trickle their headers, half a declared body, one byte every
+    `interval` seconds, reconnecting when the server closes them. Use as a context manager."""
+
+    def __init__(self, port: int, n: int, interval: float = 0.5, host: str = "127.0.0.1"):
+        import threading
+
+        self.addr, self.n, self.interval = (host, port), n, interval
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.connects = self.closed_by_server = 0
+
+    def _payload(self, i: int) -> bytes:
+        if i % 2 == 0:  # headers that never end
+            return b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-a: b\r\n" * 10_000
+        body = b'{"question": "' + b"a" * 15_000 + b'"}'
+        return (b"POST /v1/answer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(body)) + body
+
+    def _connect(self, i: int):
+        import socket
+
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex(self.addr)
+        self.connects += 1
+        return [s, self._payload(i), 0]
+
+    def _run(self) -> None:
+        conns = [self._connect(i) for i in range(self.n)]
+        while not self.stop.wait(self.interval):
+            for i, c in enumerate(conns):
+                s, payload, pos = c
+                try:
+                    if s.send(payload[pos:pos + 1]) == 1:
+                        c[2] = (pos + 1) % len(payload)
+                    try:  # the server answered or closed: start again, as an attacker would
+                        if s.recv(65536, 0x40) is not None:  # MSG_DONTWAIT
+                            raise ConnectionError
+                    except BlockingIOError:
+                        pass
+                except OSError:
+                    s.close()
+                    self.closed_by_server += 1
+                    conns[i] = self._connect(i)
+        for s, _, _ in conns:
+            s.close()
+
+    def __enter__(self) -> SlowClients:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def probe(port: int, seconds: float, concurrency: int = 4, timeout: float = 2.0,
+          host: str = "127.0.0.1") -> dict:
+    """Normal clients asking POST /v1/answer for `seconds`: availability (the share answered
+    200 within `timeout`) and latency percentiles of those answered (ms)."""
+    import http.client
+    import json as _json
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    body = _json.dumps({"question": "How do I roll back?"})
+    end = time.monotonic() + seconds
+
+    def client(_):
+        ok, failed, lat = 0, 0, []
+        while time.monotonic() < end:
+            t = time.monotonic()
+            try:
+                c = http.client.HTTPConnection(host, port, timeout=timeout)
+                c.request("POST", "/v1/answer", body, {"Content-Type": "application/json"})
+                r = c.getresponse()
+                r.read()
+                c.close()
+                if r.status == 200:
+                    ok += 1
+                    lat.append(time.monotonic() - t)
+                    continue
+            except OSError:
+                pass
+            failed += 1
+            time.sleep(0.05)
+        return ok, failed, lat
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        results = list(pool.map(client, range(concurrency)))
+    ok = sum(r[0] for r in results)
+    total = ok + sum(r[1] for r in results)
+    lat = sorted(x for r in results for x in r[2])
+
+    def pct(p):
+        return round(lat[min(len(lat) - 1, int(p * len(lat)))] * 1000, 1) if lat else None
+
+    return {"requests": total, "availability": round(ok / total, 4) if total else 0.0,
+            "p50_ms": pct(0.50), "p99_ms": pct(0.99)}
+
+
+def healthy_within(port: int, seconds: float, host: str = "127.0.0.1") -> float | None:
+    """Seconds until GET /healthz answers 200 (each try bounded by 1 s), or None."""
+    import time
+    import urllib.request
+
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        try:
+            with urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=1) as r:
+                if r.status == 200:
+                    return round(time.monotonic() - start, 2)
+        except OSError:
+            time.sleep(0.1)
+    return None

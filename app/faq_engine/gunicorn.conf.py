@@ -1,22 +1,38 @@
 """gunicorn settings, all from the environment (the container and `faq-engine serve` share it).
 
-PORT (8080), WEB_CONCURRENCY (2 workers), GUNICORN_THREADS (2), GUNICORN_TIMEOUT (30 s),
-GUNICORN_GRACEFUL_TIMEOUT (20 s), GUNICORN_KEEPALIVE (5 s), LOG_LEVEL (info).
+PORT (8080), WEB_CONCURRENCY (2 workers), GUNICORN_WORKER_CLASS (gevent), GUNICORN_WORKER_CONNECTIONS
+(1000 connections a gevent worker holds at once), GUNICORN_THREADS (2, gthread only),
+GUNICORN_TIMEOUT (30 s: a worker that does not check in with the master for that long, e.g. stuck
+in one request, is killed and replaced; it is not a limit on a slow client), GUNICORN_GRACEFUL_TIMEOUT
+(20 s), GUNICORN_KEEPALIVE (5 s), LOG_LEVEL (info).
+
+The gevent worker serves every connection from a greenlet, so a client that trickles its request
+a byte at a time holds a few kilobytes, not a worker thread (``bench/attacks.py`` measures it;
+the gthread worker is kept as an option for comparison).
 The app (and so the model) is loaded once in the master before the workers fork
 (``preload_app``): its memory-mapped arrays are then shared by every worker.
 """
 
-import gc
 import os
-import shutil
-import tempfile
 
-from faq_engine.logs import GUNICORN_LOGCONFIG
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
+if worker_class == "gevent":
+    # Patch before anything (the preloaded app, logging's locks) is imported, as gevent requires:
+    # the workers inherit a consistently patched process.
+    from gevent import monkey
+
+    monkey.patch_all()
+
+import gc  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+from faq_engine.logs import GUNICORN_LOGCONFIG  # noqa: E402
 
 wsgi_app = "faq_engine.wsgi:app"
 bind = [f"0.0.0.0:{int(os.environ.get('PORT', '8080'))}"]
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gthread"
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "20"))
@@ -29,6 +45,9 @@ accesslog = None  # the app logs every request itself, as JSON with its latency
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
 limit_request_line = 4094
 limit_request_fields = 50
+# No gunicornc control socket: it would be created in $HOME (read-only in the pod) and shared by
+# every server of a user on one machine.
+control_socket_disable = True
 
 # Per-worker metric files, in a directory that is fresh for each server start.
 _metrics_dir = tempfile.mkdtemp(prefix="faq-engine-metrics-")

@@ -19,6 +19,20 @@ from prometheus_client import (
     multiprocess,
 )
 
+# Label values come from closed sets, so a client cannot add series: a method outside this set
+# counts as "other" (routes are the app's own rules, or "unmatched"), a status outside 100-599 too.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"})
+OTHER = "other"
+
+
+def method_label(method: str) -> str:
+    return method if method in METHODS else OTHER
+
+
+def status_label(status: int) -> str:
+    return str(status) if 100 <= status <= 599 else OTHER
+
+
 REQUESTS = Counter(
     "faq_http_requests_total", "HTTP requests served.", ["method", "route", "status"]
 )

@@ -25,8 +25,9 @@ MANIFEST = "manifest.json"
 STAMP = ".complete"
 VERIFY_MODES = ("auto", "sha256", "size")
 # Names the trainer writes and the entrypoint accepts: no directories, no spaces.
-SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-SAFE_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# Use with fullmatch: "$" would also match before a trailing newline.
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+SAFE_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _CHUNK = 1 << 20
 
 # File names inside a model directory (the trainer writes them, the scorers read them).
@@ -106,7 +107,7 @@ def read_manifest(model_dir: Path) -> dict:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ModelError(f"{path}: unsupported manifest format (want {FORMAT})", MANIFEST)
     version = manifest.get("version")
-    if not isinstance(version, str) or not SAFE_VERSION.match(version):
+    if not isinstance(version, str) or not SAFE_VERSION.fullmatch(version):
         raise ModelError(f"{path}: bad model version {version!r}", MANIFEST)
     files = manifest.get("files")
     if not isinstance(files, list) or not files:
@@ -115,7 +116,7 @@ def read_manifest(model_dir: Path) -> dict:
         ok = (
             isinstance(f, dict)
             and isinstance(f.get("path"), str)
-            and SAFE_NAME.match(f["path"])
+            and SAFE_NAME.fullmatch(f["path"])
             and isinstance(f.get("size"), int)
             and isinstance(f.get("sha256"), str)
             and re.fullmatch(r"[0-9a-f]{64}", f["sha256"])

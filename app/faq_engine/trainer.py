@@ -95,7 +95,7 @@ def train(
     force: bool = False,
 ) -> dict:
     """Train and write a model directory atomically. Returns the manifest."""
-    if not SAFE_VERSION.match(version):
+    if not SAFE_VERSION.fullmatch(version):
         raise ValueError(f"bad version {version!r}: use letters, digits, '.', '_' or '-'")
     out = Path(out)
     if out.exists() and any(out.iterdir()) and not force:

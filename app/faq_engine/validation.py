@@ -26,7 +26,9 @@ class RequestError(ValueError):
 def parse_json(raw: bytes) -> Any:
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+    # ValueError covers JSONDecodeError, UnicodeDecodeError and an integer longer than Python
+    # converts (sys.get_int_max_str_digits).
+    except (ValueError, RecursionError) as e:
         raise RequestError("invalid_json", f"not valid JSON: {e}") from None
 
 

@@ -50,10 +50,21 @@ def _load_model(model_dir: str, verify_mode: str) -> tuple[Ranker | None, str | 
     return ranker, None
 
 
+def _read_body() -> bytes:
+    if request.content_length is not None:
+        return request.get_data(cache=False)  # werkzeug: 413 past MAX_CONTENT_LENGTH
+    # A chunked body has no length up front, and werkzeug stops reading it silently at the
+    # limit: read one byte more than allowed and refuse it here.
+    raw = request.environ["wsgi.input"].read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise ApiError(413, "payload_too_large", f"request body is larger than {MAX_BODY} bytes")
+    return raw
+
+
 def _parse_answer_request() -> tuple[str, int]:
     if request.mimetype != "application/json":
         raise ApiError(415, "unsupported_media_type", "Content-Type must be application/json")
-    raw = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
+    raw = _read_body()
     try:
         return answer_request(parse_json(raw))
     except RequestError as e:
@@ -86,7 +97,8 @@ def create_app(config: dict | None = None) -> Flask:
     def _finish(resp: Response) -> Response:
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
         route = request.url_rule.rule if request.url_rule else "unmatched"
-        metrics.REQUESTS.labels(request.method, route, str(resp.status_code)).inc()
+        metrics.REQUESTS.labels(metrics.method_label(request.method), route,
+                                metrics.status_label(resp.status_code)).inc()
         metrics.LATENCY.labels(route).observe(elapsed)
         if ranker is not None:
             resp.headers["X-Model-Version"] = ranker.version

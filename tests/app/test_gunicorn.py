@@ -12,6 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from faq_engine.validation import MAX_BODY
+from helpers import SlowClients, connection_burst, healthy_within, probe
+
 
 def free_port():
     with socket.socket() as s:
@@ -115,3 +118,50 @@ def test_sigterm_lets_in_flight_request_finish(server):
     assert proc.wait(timeout=15) == 0
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1)
+
+
+@pytest.mark.slow
+def test_idle_connection_burst_does_not_hang(server):
+    # gunicorn 23's gthread worker spun for good on thousands of CLOSE-WAIT sockets (issue 12).
+    port, _ = server
+    assert connection_burst(port, 2100) > 1000
+    assert healthy_within(port, 5) is not None, "no /healthz answer within 5 s of the burst"
+    assert ask(port)[0] == 200
+
+
+@pytest.mark.slow
+def test_slow_clients_leave_service_available(server):
+    # 64 clients trickling headers or bodies a byte at a time must not starve normal clients
+    # (with gthread workers, 8 of them took availability to 0). bench/attacks.py measures more.
+    port, _ = server
+    with SlowClients(port, 64) as attack:
+        time.sleep(1)
+        during = probe(port, 10)
+    assert attack.connects >= 64
+    assert during["requests"] >= 50, during
+    assert during["availability"] >= 0.99, during
+
+
+def _chunked_post(port, body: bytes) -> tuple[int, dict]:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    req = (b"POST /v1/answer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+           b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+    for i in range(0, len(body), 4096):
+        chunk = body[i:i + 4096]
+        req += b"%x\r\n%s\r\n" % (len(chunk), chunk)
+    sock.sendall(req + b"0\r\n\r\n")
+    response = b""
+    while data := sock.recv(65536):
+        response += data
+    sock.close()
+    head, _, payload = response.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(payload)
+
+
+@pytest.mark.slow
+def test_chunked_body_over_limit_is_413(server):
+    port, _ = server
+    status, body = _chunked_post(port, json.dumps({"question": "x" * MAX_BODY}).encode())
+    assert status == 413 and body["error"]["code"] == "payload_too_large", body
+    status, body = _chunked_post(port, json.dumps({"question": "How do I roll back?"}).encode())
+    assert status == 200 and body["answers"], body

@@ -77,9 +77,11 @@ def test_unknown_verify_mode(model_copy):
 @pytest.mark.parametrize("mutate, message", [
     (lambda m: m.update(format=2), "unsupported manifest format"),
     (lambda m: m.update(version="../evil"), "bad model version"),
+    (lambda m: m.update(version="1.0\n"), "bad model version"),  # "$" matches before a newline
     (lambda m: m.update(files=[]), "no files listed"),
     (lambda m: m["files"][0].update(path="../x"), "malformed file entry"),
     (lambda m: m["files"][0].update(sha256="zz"), "malformed file entry"),
+    (lambda m: m["files"][0].update(path=m["files"][0]["path"] + "\n"), "malformed file entry"),
 ])
 def test_malformed_manifest(model_copy, mutate, message):
     path = model_copy / "manifest.json"

@@ -85,7 +85,7 @@ def test_refuses_to_overwrite_without_force(tmp_path, sample_faq):
     assert not (out / "keep").exists() and (out / "manifest.json").exists()
 
 
-@pytest.mark.parametrize("version", ["", "../x", "a b", "-1"])
+@pytest.mark.parametrize("version", ["", "../x", "a b", "-1", "1.0\n"])
 def test_bad_version_rejected(tmp_path, sample_faq, version):
     with pytest.raises(ValueError, match="bad version"):
         train(sample_faq, tmp_path / "m", version=version)

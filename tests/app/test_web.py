@@ -72,6 +72,31 @@ def test_wrong_method_is_405(client):
     assert_error(client.delete("/healthz"), 405, "method_not_allowed")
 
 
+def test_metric_labels_are_a_closed_set(client):
+    for i in range(30):  # junk methods and paths must not add series
+        client.open(f"/junk/{i}", method=f"JUNK{i}")
+        client.open("/healthz", method=f"X{i}")
+    text = client.get("/metrics").get_data(as_text=True)
+    series = [ln for ln in text.splitlines() if ln.startswith("faq_http_requests_total{")]
+    methods = {ln.split('method="')[1].split('"')[0] for ln in series}
+    routes = {ln.split('route="')[1].split('"')[0] for ln in series}
+    assert methods <= {"GET", "POST", "DELETE", "other"}, methods
+    assert "other" in methods
+    assert routes <= {"/healthz", "/readyz", "/metrics", "/v1/answer", "/v1/model",
+                      "/openapi.json", "unmatched"}, routes
+
+
+def test_version_with_trailing_newline_is_unready_not_500(model_copy):
+    path = model_copy / "manifest.json"
+    path.write_text(path.read_text().replace('"version": "1.0"', '"version": "1.0\\n"'))
+    assert '1.0\\n' in path.read_text()
+    c = create_app({"MODEL_DIR": str(model_copy), "TESTING": True}).test_client()
+    assert c.get("/healthz").status_code == 200
+    assert_error(c.get("/v1/model"), 503, "model_not_ready")
+    r = c.get("/readyz")
+    assert r.status_code == 503 and "bad model version" in r.get_json()["reason"]
+
+
 def test_health_ready_model(client):
     assert client.get("/healthz").get_json() == {"status": "ok"}
     r = client.get("/readyz")
