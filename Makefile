@@ -7,7 +7,7 @@ SHELL := /bin/bash
 WITH_ENV := ci/with-env
 PYTEST_ARGS ?=
 
-.PHONY: help setup venv tools images cluster-up cluster-down up down test test-app test-images \
+.PHONY: help setup venv tools images cluster-up cluster-down up uninstall down test test-app test-images \
         test-chart test-ci test-cluster lint chart-docs bench
 
 help: ## list the targets
@@ -35,8 +35,10 @@ cluster-down: ## stop the local cluster (keeps binaries and images)
 up: setup tools ## the main job: cluster, images, helm upgrade --install, helm test
 	$(WITH_ENV) bash ci/up.sh
 
-down: ## uninstall the release and stop the local cluster
-	-$(WITH_ENV) helm uninstall faq-engine --wait
+uninstall: ## uninstall the release from its namespace (RELEASE, NAMESPACE as for up)
+	$(WITH_ENV) bash ci/up.sh --uninstall
+
+down: uninstall ## uninstall the release and stop the local cluster
 	bash ci/cluster/down.sh
 
 test: setup tools cluster-up ## everything: unit, images, chart, CI tooling, cluster lifecycle

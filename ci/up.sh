@@ -6,6 +6,7 @@
 #   3. helm upgrade --install into a namespace that enforces Pod Security "restricted"
 #   4. helm test, then one question asked through the Service
 # A second run reuses everything (cached tools, images, cluster) and upgrades in place.
+# `ci/up.sh --uninstall` uninstalls the release from its namespace instead (`make down`).
 # Runs with ci/with-env (tools on PATH).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,6 +16,17 @@ cd "$root"
 RELEASE=${RELEASE:-faq-engine}
 NAMESPACE=${NAMESPACE:-faq-engine}
 say() { printf '\n==> %s\n' "$*" >&2; }
+
+if [ "${1:-}" = "--uninstall" ]; then
+  if ! kubectl get --raw /readyz --request-timeout=5s >/dev/null 2>&1; then
+    echo "no cluster reachable: nothing to uninstall" >&2
+  elif helm status "$RELEASE" --namespace "$NAMESPACE" >/dev/null 2>&1; then
+    helm uninstall "$RELEASE" --namespace "$NAMESPACE" --wait
+  else
+    echo "no release $RELEASE in namespace $NAMESPACE: nothing to uninstall" >&2
+  fi
+  exit 0
+fi
 
 say "images"
 mapfile -t images < <(bash ci/images/build.sh)
@@ -43,7 +55,7 @@ say "helm test $RELEASE"
 helm test "$RELEASE" --namespace "$NAMESPACE" --logs --timeout 3m
 
 say "asking a question through the Service"
-svc=$(kubectl get svc "$RELEASE" -n "$NAMESPACE" -o jsonpath='{.spec.clusterIP}:{.spec.ports[0].port}')
+read -r svc_name svc < <(bash ci/service-address.sh "$RELEASE" "$NAMESPACE")
 answer=$(curl -sS --max-time 10 -H 'Content-Type: application/json' \
   -d '{"question": "How do I roll out a new model version?", "top_k": 1}' "http://$svc/v1/answer")
 echo "$answer" | python3 -m json.tool
@@ -52,7 +64,7 @@ cat >&2 <<MSG
 
 faq-engine is up (release $RELEASE, namespace $NAMESPACE).
   export KUBECONFIG=$KUBECONFIG
-  kubectl -n $NAMESPACE port-forward svc/$RELEASE 8080:80 &
+  kubectl -n $NAMESPACE port-forward svc/$svc_name 8080:80 &
   curl -s localhost:8080/v1/answer -H 'Content-Type: application/json' -d '{"question": "How do I roll back?"}'
   helm upgrade $RELEASE ./chart -n $NAMESPACE --reuse-values --set model.tag=1.1   # roll out model 1.1
   helm rollback $RELEASE -n $NAMESPACE                                              # and back
