@@ -101,7 +101,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=42)
     t.add_argument("--workers", type=int, default=1,
                    help="training threads; more is faster but not reproducible (default 1)")
-    t.add_argument("--force", action="store_true", help="replace an existing --out directory")
+    t.add_argument("--force", action="store_true", help="replace an existing --out directory (swapped in one step)")
     t.set_defaults(func=_train)
 
     s = sub.add_parser("serve", help="serve a model directory with gunicorn")

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 FIELDS = ("id", "question", "answer")
+# UTF-8, with or without the byte-order mark spreadsheet programs put at the start of a CSV.
+ENCODING = "utf-8-sig"
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ def _entry(raw: object, where: str) -> Entry:
 
 def _jsonl(path: Path) -> list[tuple[int, Entry]]:
     out = []
-    with path.open(encoding="utf-8") as fh:
+    with path.open(encoding=ENCODING) as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():
                 continue
@@ -57,12 +59,16 @@ def _jsonl(path: Path) -> list[tuple[int, Entry]]:
                 raw = json.loads(line)
             except json.JSONDecodeError as e:
                 raise FaqError(f"{path}:{n}: invalid JSON: {e.msg} (column {e.colno})") from None
+            except RecursionError:
+                raise FaqError(f"{path}:{n}: invalid JSON: nested too deeply") from None
+            except ValueError as e:  # e.g. an integer longer than Python converts
+                raise FaqError(f"{path}:{n}: invalid JSON: {e}") from None
             out.append((n, _entry(raw, f"{path}:{n}")))
     return out
 
 
 def _csv(path: Path) -> list[tuple[int, Entry]]:
-    with path.open(encoding="utf-8", newline="") as fh:
+    with path.open(encoding=ENCODING, newline="") as fh:
         reader = csv.DictReader(fh)
         if reader.fieldnames is None or set(FIELDS) - set(reader.fieldnames):
             raise FaqError(f"{path}:1: the header must name the columns {', '.join(FIELDS)}")

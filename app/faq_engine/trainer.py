@@ -24,7 +24,7 @@ from gensim.models.callbacks import CallbackAny2Vec
 from gensim.models.doc2vec import Doc2Vec, TaggedDocument
 
 from . import __version__
-from .faq import Entry, load_faq
+from .faq import Entry, FaqError, load_faq
 from .index import write_bm25, write_entries
 from .modeldir import DOC2VEC, FORMAT, MANIFEST, SAFE_VERSION, VECTORS, dump_manifest, sha256_file
 from .text import tokenize
@@ -79,6 +79,40 @@ class _Progress(CallbackAny2Vec):
             self.stream.flush()
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    import ctypes
+    import errno
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if not hasattr(libc, "renameat2"):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if libc.renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
+def _replace_dir(new: Path, out: Path) -> None:
+    """Put directory `new` at `out`. An existing `out` is swapped with it in one step, so a reader
+    sees the old or the new model, never no model; then the old one is deleted."""
+    if not out.exists():
+        new.rename(out)
+        return
+    if _exchange(new, out):
+        shutil.rmtree(new)  # now the old model
+        return
+    # No atomic exchange on this system or file system: the old directory is moved aside and the
+    # new one renamed in right after (two renames; the path is missing only between them).
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    out.rename(old)
+    new.rename(out)
+    shutil.rmtree(old)
+
+
 def _documents(entries: list[Entry], with_questions: bool) -> list[TaggedDocument]:
     return [
         TaggedDocument(tokenize(f"{e.question} {e.answer}" if with_questions else e.answer), [i])
@@ -98,6 +132,8 @@ def train(
     if not SAFE_VERSION.fullmatch(version):
         raise ValueError(f"bad version {version!r}: use letters, digits, '.', '_' or '-'")
     out = Path(out)
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise FileExistsError(f"{out} exists and is not a directory")
     if out.exists() and any(out.iterdir()) and not force:
         raise FileExistsError(f"{out} exists and is not empty (use --force to replace it)")
     entries = load_faq(faq_path)  # fails before anything is written
@@ -114,6 +150,9 @@ def train(
             seed=params.seed, workers=params.workers, epochs=params.epochs, sample=0,
         )
         model.build_vocab(docs)
+        if not len(model.wv):
+            raise FaqError(f"{faq_path}: no word occurs {params.min_count} or more times in the "
+                           "entries (words are letters and digits): nothing to train on")
         model.train(docs, total_examples=len(docs), epochs=params.epochs,
                     callbacks=[_Progress(params.epochs)])
         vectors = np.asarray(model.dv.vectors, dtype=np.float32)
@@ -145,9 +184,7 @@ def train(
             ],
         }
         (tmp / MANIFEST).write_text(dump_manifest(manifest), encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
+        _replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -89,3 +89,78 @@ def test_refuses_to_overwrite_without_force(tmp_path, sample_faq):
 def test_bad_version_rejected(tmp_path, sample_faq, version):
     with pytest.raises(ValueError, match="bad version"):
         train(sample_faq, tmp_path / "m", version=version)
+
+
+def _cli_train(*args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "faq_engine.cli", "train", *map(str, args)],
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("punct.jsonl", '{"id": "a", "question": "?!", "answer": "..."}\n', "no word occurs"),
+    ("deep.jsonl", "[" * 100_000 + "]" * 100_000 + "\n", ":1: invalid JSON: nested too deeply"),
+    ("bigint.jsonl", '{"id": ' + "9" * 5000 + ', "question": "q", "answer": "a"}\n',
+     ":1: invalid JSON"),
+], ids=["no-words", "deep-json", "huge-int"])
+def test_bad_faq_is_a_message_not_a_traceback(tmp_path, name, content, message):
+    faq = tmp_path / name
+    faq.write_text(content)
+    r = _cli_train("--faq", faq, "--out", tmp_path / "m", "--version", "1.0")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "faq-engine train: error:" in r.stderr and message in r.stderr, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name], "something was written"
+
+
+def test_out_naming_a_file_is_refused(tmp_path, sample_faq):
+    out = tmp_path / "model"
+    out.write_text("not a model")
+    for force in ([], ["--force"]):
+        r = _cli_train("--faq", sample_faq, "--out", out, *force)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert "is not a directory" in r.stderr
+        assert out.read_text() == "not a model"
+
+
+def test_csv_with_byte_order_mark_is_read(tmp_path):
+    from faq_engine.faq import load_faq
+
+    plain = tmp_path / "plain.csv"
+    plain.write_text('id,question,answer\na,"How do I roll back?",Run helm rollback.\n')
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    jsonl = tmp_path / "bom.jsonl"
+    jsonl.write_bytes(b"\xef\xbb\xbf" + b'{"id": "a", "question": "How do I roll back?", '
+                      b'"answer": "Run helm rollback."}\n')
+    assert load_faq(bom) == load_faq(plain) == load_faq(jsonl)
+
+
+def test_force_replaces_the_model_without_a_gap(tmp_path, sample_faq):
+    # A reader polling the model directory during `train --force` always finds a complete model.
+    import threading
+
+    out = tmp_path / "m"
+    train(sample_faq, out, version="1.0", params=TrainParams(epochs=1))
+    stop, missing, seen = threading.Event(), [], set()
+
+    def watch():
+        while not stop.is_set():
+            try:
+                seen.add(json.loads((out / "manifest.json").read_text())["version"])
+            except (OSError, ValueError):
+                missing.append(1)
+
+    t = threading.Thread(target=watch)
+    t.start()
+    try:
+        for i in range(5):
+            train(sample_faq, out, version=f"1.{i + 1}", params=TrainParams(epochs=1), force=True)
+    finally:
+        stop.set()
+        t.join()
+    assert not missing, f"the model directory was missing or partial {len(missing)} times"
+    assert len(seen) >= 2, "the reader never saw a replacement"
+    assert json.loads((out / "manifest.json").read_text())["version"] == "1.5"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"], "temporary directories left"
