@@ -3,8 +3,11 @@
 # root). Idempotent: a second run only checks. See shared notes on containers for the why.
 set -euo pipefail
 
-pkgs=(podman buildah runc containerd debootstrap busybox-static catatonit dash conntrack
-      containernetworking-plugins iptables iproute2 wrk python3.11-doc uidmap shellcheck)
+# runc here is podman's; the cluster runs its own containerd 2 and runc (ci/cluster/build.sh),
+# whose runc build needs cgo: gcc, libc6-dev, pkg-config, libseccomp-dev.
+pkgs=(podman buildah runc debootstrap busybox-static catatonit dash conntrack
+      containernetworking-plugins iptables iproute2 wrk python3.11-doc uidmap shellcheck
+      gcc libc6-dev pkg-config libseccomp-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")

@@ -1,12 +1,53 @@
 #!/usr/bin/env bash
-# Build the upstream Kubernetes components (and etcd) from the Go module proxy at the pinned
-# version. Binaries and the module/build caches live under $FAQ_CACHE, outside the repository:
-# a cold build takes tens of minutes on two cores, a warm run returns at once.
+# Build the local cluster's binaries from the Go module proxy at the versions pinned in
+# ci/versions.env: containerd + its runc shim, runc (cgo + libseccomp), the upstream Kubernetes
+# components, etcd and CoreDNS. Binaries and the module/build caches live under $FAQ_CACHE,
+# outside the repository, one directory per version: a cold build takes tens of minutes on two
+# cores, a warm run returns at once.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=../versions.env
 . "$here/versions.env"
 
+# --- container runtime: containerd 2.x and runc ------------------------------------------------
+# go install PKG@VERSION builds each at exactly the pinned module version (neither has replace
+# directives). containerd: pure Go like its release builds (no btrfs snapshotter, which needs
+# cgo); the version ldflags make `containerd --version` and the CRI's RuntimeVersion true.
+ctrd_bin=$FAQ_CACHE/containerd/$CONTAINERD_VERSION/bin
+if [ -x "$ctrd_bin/containerd" ] && [ -x "$ctrd_bin/containerd-shim-runc-v2" ] && [ -x "$ctrd_bin/ctr" ]; then
+  echo "containerd $CONTAINERD_VERSION: binaries cached in $ctrd_bin"
+else
+  echo "building containerd $CONTAINERD_VERSION ..."
+  mkdir -p "$ctrd_bin"
+  pkg=github.com/containerd/containerd/v2
+  GOBIN="$ctrd_bin.tmp" CGO_ENABLED=0 GOFLAGS=-mod=mod go install -trimpath \
+    -tags "urfave_cli_no_docs no_btrfs" \
+    -ldflags "-s -w -X $pkg/version.Version=$CONTAINERD_VERSION -X $pkg/version.Package=$pkg" \
+    "$pkg/cmd/containerd@$CONTAINERD_VERSION" "$pkg/cmd/ctr@$CONTAINERD_VERSION"
+  # the shim as upstream builds it: static, no gRPC
+  GOBIN="$ctrd_bin.tmp" CGO_ENABLED=0 GOFLAGS=-mod=mod go install -trimpath \
+    -tags "urfave_cli_no_docs no_grpc" \
+    -ldflags "-s -w -X $pkg/version.Version=$CONTAINERD_VERSION -X $pkg/version.Package=$pkg" \
+    "$pkg/cmd/containerd-shim-runc-v2@$CONTAINERD_VERSION"
+  mv "$ctrd_bin.tmp"/* "$ctrd_bin/" && rmdir "$ctrd_bin.tmp"
+fi
+# runc: cgo for its nsenter and libseccomp (libseccomp-dev, ci/setup-host.sh). Not the
+# `libpathrs` tag of its Makefile (that needs the Rust libpathrs); runc then uses its pure-Go
+# pathrs-lite, as it documents.
+runc_bin=$FAQ_CACHE/runc/$RUNC_VERSION/bin
+if [ -x "$runc_bin/runc" ]; then
+  echo "runc $RUNC_VERSION: binary cached in $runc_bin"
+else
+  echo "building runc $RUNC_VERSION ..."
+  pkg-config --exists libseccomp || { echo "libseccomp-dev is missing: run ci/setup-host.sh" >&2; exit 1; }
+  mkdir -p "$runc_bin"
+  GOBIN="$runc_bin.tmp" CGO_ENABLED=1 GOFLAGS=-mod=mod go install -trimpath -buildmode=pie \
+    -tags "seccomp urfave_cli_no_docs" -ldflags "-s -w" \
+    "github.com/opencontainers/runc@$RUNC_VERSION"
+  mv "$runc_bin.tmp/runc" "$runc_bin/runc" && rmdir "$runc_bin.tmp"
+fi
+
+# --- Kubernetes, etcd, CoreDNS -------------------------------------------------------------------
 k8s=$KUBERNETES_VERSION
 root=$FAQ_CACHE/k8s/$k8s
 bin=$root/bin

@@ -129,7 +129,8 @@ if [ "$purge" = 1 ]; then
   fi
   log "purging cluster state in $STATE (binaries and podman images are kept)"
   keep=()
-  [ "$purge_images" = 1 ] || keep=(-not -name containerd)
+  # the image store stays with the stamp saying which containerd made it (lib.sh: state_mismatch)
+  [ "$purge_images" = 1 ] || keep=(-not -name containerd -not -name "$(basename "$STAMP")")
   [ ! -d "$STATE" ] || find "$STATE" -mindepth 1 -maxdepth 1 "${keep[@]}" -exec rm -rf --one-file-system {} +
   # containerd's image store stays; its CRI bookkeeping of removed pods goes.
   rm -rf --one-file-system "$STATE/containerd/io.containerd.grpc.v1.cri" 2>/dev/null || true

@@ -10,6 +10,9 @@ repo_dir=$(cd "$cluster_dir/../.." && pwd)
 
 K8S_VERSION=$KUBERNETES_VERSION
 K8S_BIN=$FAQ_CACHE/k8s/$K8S_VERSION/bin
+# containerd, ctr, containerd-shim-runc-v2 and runc built by build.sh (never the host's).
+CONTAINERD_BIN=$FAQ_CACHE/containerd/$CONTAINERD_VERSION/bin
+RUNC=$FAQ_CACHE/runc/$RUNC_VERSION/bin/runc
 STATE=${FAQ_CLUSTER_STATE:-/var/lib/faq-engine-cluster}
 RUN=${FAQ_CLUSTER_RUN:-/run/faq-engine-cluster}
 LOGS=$STATE/logs
@@ -29,8 +32,10 @@ CLUSTER_DOMAIN=cluster.local
 API_PORT=6443
 PAUSE_IMAGE=localhost/faq-engine-cluster/pause:catatonit
 HOSTPATH_PV_DIR=/tmp/hostpath_pv  # fixed by the in-tree kubernetes.io/host-path provisioner
+# containerd's registry hosts (config_path of its CRI image plugin): <host[:port]>/hosts.toml
+REGISTRY_HOSTS_DIR=$STATE/etc/containerd/certs.d
 OUT_KUBECONFIG=$FAQ_CACHE/cluster/kubeconfig
-export PATH=$K8S_BIN:$PATH
+export PATH=$CONTAINERD_BIN:$K8S_BIN:$PATH
 
 # take_lock: one up.sh/down.sh at a time (CI and a developer may call them concurrently).
 take_lock() {
@@ -44,7 +49,8 @@ take_lock() {
 log() { printf '%s cluster: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { printf 'cluster: error: %s\n' "$*" >&2; exit 1; }
 
-ctr_() { ctr --address "$CONTAINERD_SOCK" "$@"; }
+# ctr without containerd 2's cgroup v1 deprecation notice on every call (see README.md)
+ctr_() { ctr --address "$CONTAINERD_SOCK" "$@" 2> >(grep -vF 'support for cgroup v1 is deprecated' >&2); }
 kc_admin() { kubectl --kubeconfig "$KCDIR/admin.conf" "$@"; }
 
 # pid of a running component, or nothing. A pid file is trusted only when that process is still
@@ -137,5 +143,34 @@ wait_comp() { # wait_comp NAME TIMEOUT CMD...
     must_run "$name"
     ((SECONDS < end)) || { tail -n 30 "$LOGS/$name.log" >&2; die "$name not ready after ${t}s (log: $LOGS/$name.log)"; }
     sleep 0.5
+  done
+}
+
+# --- what the cluster state was created with -----------------------------------------------------
+# $STATE/created-with records the Kubernetes, containerd and runc versions the state was created
+# with. State from another Kubernetes minor or containerd minor (etcd data, certificates, the
+# kubelet's and containerd's directories) is never reused: up.sh purges it, images included.
+# State from before this stamp existed was made by Kubernetes v1.34 on Debian's containerd 1.6.
+STAMP=$STATE/created-with
+state_stamp() { printf 'kubernetes=%s containerd=%s runc=%s\n' "$K8S_VERSION" "$CONTAINERD_VERSION" "$RUNC_VERSION"; }
+# minor_of NAME STAMP: vMAJOR.MINOR of NAME=... in STAMP ("" when absent)
+minor_of() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=\\(v[0-9]*\\.[0-9]*\\).*/\\1/p"; }
+# state_mismatch: prints why the state in $STATE must not be reused, or nothing when there is
+# none yet or it was created by the same Kubernetes and containerd minors.
+state_mismatch() {
+  local have want d k found=
+  for d in etcd pki kubelet containerd kubeconfig; do [ -e "$STATE/$d" ] && found=1; done
+  [ -n "$found" ] || return 0
+  if [ ! -f "$STAMP" ]; then
+    echo "the state in $STATE has no $(basename "$STAMP") stamp (made before containerd 2: Kubernetes v1.34 on containerd 1.6)"
+    return 0
+  fi
+  have=$(cat "$STAMP")
+  want=$(state_stamp)
+  for k in kubernetes containerd; do
+    if [ "$(minor_of "$k" "$have")" != "$(minor_of "$k" "$want")" ]; then
+      echo "the state in $STATE was created with '$have', this checkout pins '$want'"
+      return 0
+    fi
   done
 }

@@ -35,7 +35,7 @@ fi
 
 [ "$(id -u)" = 0 ] || die "up.sh runs the cluster as host processes and must run as root"
 take_lock
-for t in containerd ctr runc conntrack iptables iptables-restore ip podman catatonit busybox curl jq; do
+for t in conntrack iptables iptables-restore ip podman catatonit busybox curl jq; do
   command -v "$t" >/dev/null || die "'$t' is missing: run ci/setup-host.sh"
 done
 for p in bridge host-local portmap loopback; do
@@ -57,9 +57,17 @@ if [ -f "$STATE/node" ] && [ "$(cat "$STATE/node")" != "$NODE_NAME $NODE_IP" ]; 
   log "node changed from '$(cat "$STATE/node")' to '$NODE_NAME $NODE_IP': purging the old cluster state"
   bash "$cluster_dir/down.sh" --purge
 fi
+# State made by another Kubernetes minor or container runtime (e.g. v1.34 on containerd 1.6 before
+# a pull) is moved out of the way whole, never half-used: stop it all, drop it with its images.
+why=$(state_mismatch)
+if [ -n "$why" ]; then
+  log "$why: purging the old cluster state and its images"
+  bash "$cluster_dir/down.sh" --purge-images
+fi
 mkdir -p "$STATE" "$LOGS" "$PIDS" "$PKI" "$KCDIR" "$CNI_CONF_DIR" "$CNI_DATA_DIR" "$STATE/etc" \
   "$RUN/containerd" "$HOSTPATH_PV_DIR" "$(dirname "$OUT_KUBECONFIG")"
 echo "$NODE_NAME $NODE_IP" >"$STATE/node"
+[ -f "$STAMP" ] || state_stamp >"$STAMP"
 
 fhash() { cat "$@" | sha256sum | cut -c1-16; }
 # write_if_changed FILE: stdin to FILE, keeping its mtime when the content is the same.
@@ -106,9 +114,11 @@ write_if_changed "$CNI_CONF_DIR/10-faq-engine.conflist" <<EOF
 EOF
 
 # --- containerd -------------------------------------------------------------------------------
+mkdir -p "$REGISTRY_HOSTS_DIR"
 write_if_changed "$STATE/etc/containerd.toml" <<EOF
-# faq-engine local cluster: its own containerd, separate from any other on this host.
-version = 2
+# faq-engine local cluster: its own containerd $CONTAINERD_VERSION and runc $RUNC_VERSION
+# (ci/cluster/build.sh), separate from any other on this host. Config version 3 (containerd 2.x).
+version = 3
 root = "$STATE/containerd"
 state = "$RUN/containerd"
 oom_score = 0
@@ -123,24 +133,34 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 [metrics]
   address = ""
 
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "$PAUSE_IMAGE"
-  # runc would write a negative oom_score_adj, which this VM forbids (no CAP_SYS_RESOURCE).
+[plugins.'io.containerd.cri.v1.images']
+  snapshotter = "overlayfs"
+  [plugins.'io.containerd.cri.v1.images'.pinned_images]
+    sandbox = "$PAUSE_IMAGE"
+  # Registry hosts, one directory per registry with a hosts.toml (containerd's docs/hosts.md).
+  [plugins.'io.containerd.cri.v1.images'.registry]
+    config_path = "$REGISTRY_HOSTS_DIR"
+
+[plugins.'io.containerd.cri.v1.runtime']
+  # runc would write a negative oom_score_adj (the kubelet asks -998 for sandboxes), which this
+  # VM forbids (no CAP_SYS_RESOURCE): clamp it to containerd's own (0). containerd 2.x applies
+  # this to sandboxes too (internal/cri/server/podsandbox: WithPodOOMScoreAdj).
   restrict_oom_score_adj = true
   enable_selinux = false
-  stream_server_address = "127.0.0.1"
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "overlayfs"
+  [plugins.'io.containerd.cri.v1.runtime'.containerd]
     default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
       runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        BinaryName = "$(command -v runc)"
+      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
+        BinaryName = "$RUNC"
         SystemdCgroup = false
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
+  [plugins.'io.containerd.cri.v1.runtime'.cni]
+    bin_dirs = ["/usr/lib/cni"]
     conf_dir = "$CNI_CONF_DIR"
     max_conf_num = 1
+
+[plugins.'io.containerd.grpc.v1.cri']
+  stream_server_address = "127.0.0.1"
 EOF
 start_comp containerd "$(fhash "$STATE/etc/containerd.toml" "$CNI_CONF_DIR/10-faq-engine.conflist")" containerd --config "$STATE/etc/containerd.toml"
 wait_comp containerd 30 ctr_ version
@@ -242,6 +262,14 @@ kind: ClusterRoleBinding
 metadata: {name: "kubeadm:cluster-admins"}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: cluster-admin}
 subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: "kubeadm:cluster-admins"}]
+---
+# The API server's client certificate for the kubelets (logs, exec, port-forward) has no group
+# (kubeadm 1.37 issues it with CN only); kubeadm init binds that user to the kubelet API role.
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: "kubeadm:apiserver-kubelet-client"}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "system:kubelet-api-admin"}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: kube-apiserver-kubelet-client}]
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole

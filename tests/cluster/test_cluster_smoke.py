@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
-from kube_helpers import Kubectl, http_get, unique_name, wait_for
+from helpers import ci_setting
+from kube_helpers import LOCAL_KUBECONFIG, Kubectl, http_get, unique_name, wait_for
 
 pytestmark = pytest.mark.cluster
 
@@ -46,6 +50,21 @@ def test_node_ready(kubectl: Kubectl) -> None:
         assert ready and ready[0]["status"] == "True", f"node {node['metadata']['name']}: {ready}"
     version = kubectl.json("version")["serverVersion"]["gitVersion"]
     assert version.startswith("v1."), f"server reports {version!r} (version ldflags missing?)"
+
+
+def test_local_node_runs_the_pinned_kubernetes_and_containerd(kubectl: Kubectl, kubeconfig: str) -> None:
+    """The local cluster runs ci/versions.env's kubelet and containerd 2 (not Debian's 1.6), and
+    its state is stamped with them (ci/cluster/lib.sh state_stamp: the upgrade rule's input)."""
+    if Path(kubeconfig).resolve() != LOCAL_KUBECONFIG.resolve():
+        return  # FAQ_CLUSTER=existing: whatever that cluster runs
+    info = kubectl.json("get", "nodes")["items"][0]["status"]["nodeInfo"]
+    containerd = ci_setting("CONTAINERD_VERSION")
+    assert info["kubeletVersion"] == ci_setting("KUBERNETES_VERSION"), info
+    assert info["containerRuntimeVersion"] == f"containerd://{containerd.removeprefix('v')}", info
+    state = Path(os.environ.get("FAQ_CLUSTER_STATE", "/var/lib/faq-engine-cluster"))
+    assert (state / "created-with").read_text().split() == [
+        f"kubernetes={ci_setting('KUBERNETES_VERSION')}", f"containerd={containerd}",
+        f"runc={ci_setting('RUNC_VERSION')}"]
 
 
 def test_restricted_pod_runs_to_completion(run_pod, restricted_namespace: str) -> None:
