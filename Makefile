@@ -50,7 +50,7 @@ test-app: venv ## the service: trainer, model directory, API, gunicorn (pip only
 test-images: setup tools ## both images built and run with podman; the entrypoint under sh and dash
 	$(WITH_ENV) pytest tests/images $(PYTEST_ARGS)
 
-test-chart: tools ## helm lint, ct lint, kubeconform 1.30-1.36, kube-score + checkov, render tests, README drift
+test-chart: tools ## helm lint, ct lint, kubeconform on every supported minor, kube-score + checkov, render tests, README drift
 	$(WITH_ENV) pytest tests/chart $(PYTEST_ARGS)
 
 test-ci: tools ## bump-tags and the workflows (actionlint)

@@ -40,6 +40,21 @@ def ci_setting(name: str) -> str:
                           capture_output=True, text=True, check=True).stdout
 
 
+def kube_minor() -> int:
+    """The minor of the pinned Kubernetes (KUBERNETES_VERSION), the newest the chart supports."""
+    return int(ci_setting("KUBERNETES_VERSION").removeprefix("v").split(".")[1])
+
+
+def chart_min_kube_minor() -> int:
+    """The oldest minor chart/Chart.yaml's `kubeVersion: ">=1.N.0-0"` admits."""
+    import re
+
+    text = (ROOT / "chart" / "Chart.yaml").read_text()
+    m = re.search(r'^kubeVersion:\s*">=\s*1\.(\d+)\.0-0"\s*$', text, re.M)
+    assert m, "chart/Chart.yaml: kubeVersion is not of the form \">=1.N.0-0\""
+    return int(m.group(1))
+
+
 def build_corrupt_model_image(tag: str, version_dir: str = "1.1") -> str:
     """A model image whose vectors.npy differs from its manifest by one bit."""
     import tempfile

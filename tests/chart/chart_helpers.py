@@ -12,14 +12,15 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import kube_minor
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "chart"
 # chart/ci/*-values.yaml: linted and installed by ct; chart/ci/lint-only/: rendered and linted
 # only (they need a CRD, Kubernetes >= 1.35 or a pre-made claim that `ct install` lacks).
 CI_VALUES = sorted((CHART / "ci").rglob("*-values.yaml"))
-# Kubernetes version used by default: our local cluster's minor.
-KUBE_VERSION = "1.34.0"
+# Kubernetes version used by default: our local cluster's minor (KUBERNETES_VERSION).
+KUBE_VERSION = f"1.{kube_minor()}.0"
 
 
 def require_tool(name: str) -> str:

@@ -1,4 +1,5 @@
-"""helm lint, ct lint, kubeconform (Kubernetes 1.30-1.36, offline) and README drift."""
+"""helm lint, ct lint, kubeconform (every Kubernetes minor the chart supports, offline) and README
+drift."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from chart_helpers import CHART, CI_VALUES, ROOT, helm_template_raw, require_tool, run
+from chart_helpers import CHART, CI_VALUES, KUBE_VERSION, ROOT, helm_template_raw, require_tool, run
+from helpers import chart_min_kube_minor, kube_minor
 
-KUBE_VERSIONS = [f"1.{minor}.0" for minor in range(30, 37)]
+# Every minor from chart/Chart.yaml's kubeVersion floor to the pinned KUBERNETES_VERSION's.
+KUBE_VERSIONS = [f"1.{minor}.0" for minor in range(chart_min_kube_minor(), kube_minor() + 1)]
 # Image volumes (model.volume.type=image) need Kubernetes >= 1.35; the chart refuses older ones.
 IMAGE_VOLUME_MIN = (1, 35)
 # The schemas' $ref target (resolved against their $id); served from kubeconform's cache.
@@ -25,7 +28,7 @@ def test_ci_values_files_exist():
 
 @pytest.mark.parametrize("values_file", CI_VALUES, ids=lambda p: p.name)
 def test_helm_lint(values_file):
-    res = run(["helm", "lint", "--strict", "--kube-version", "1.35.0", str(CHART),
+    res = run(["helm", "lint", "--strict", "--kube-version", KUBE_VERSION, str(CHART),
                "-f", str(values_file)])
     assert res.returncode == 0, res.stdout + res.stderr
     assert "[ERROR]" not in res.stdout and "[WARNING]" not in res.stdout, res.stdout
@@ -133,3 +136,11 @@ def test_readme_lists_every_top_level_value():
 def test_ct_files_at_expected_place():
     for name in ("ct.yaml", "lintconf.yaml", "chart_schema.yaml"):
         assert (ROOT / "ci" / "ct" / name).is_file(), name
+
+
+def test_chart_refuses_kubernetes_below_its_floor():
+    """Chart.yaml's kubeVersion floor is the oldest minor kubeconform validates above."""
+    floor = chart_min_kube_minor()
+    res = helm_template_raw(kube_version=f"1.{floor - 1}.0")
+    assert res.returncode != 0 and "chart requires kubeVersion" in res.stderr, res.stderr
+    assert helm_template_raw(kube_version=f"1.{floor}.0").returncode == 0
