@@ -376,6 +376,11 @@ resolvConf: /etc/resolv.conf
 rotateCertificates: false
 serializeImagePulls: false
 # Images are imported locally and cannot be pulled again: never garbage-collect them.
+# And let every pod use any image on the node: by default (KubeletEnsureSecretPulledImages, on
+# since 1.35) an image the kubelet once pulled from the local registry is re-pulled to verify
+# access when a pod names it by another repository (an imported localhost/... tag with the same
+# ID), which fails here. This is a single-tenant test cluster with no private images.
+imagePullCredentialsVerificationPolicy: NeverVerify
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard:
