@@ -11,3 +11,4 @@ python model_copy.py
 bash cluster_bringup.sh
 bash ../ci/cluster/load-images.sh $(bash ../ci/images/build.sh)
 python cluster_lifecycle.py
+python autoscale_perf.py
