@@ -6,6 +6,7 @@ non-root user with GitHub's environment variables: they pass."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -16,7 +17,7 @@ from ruamel.yaml import YAML
 
 from conftest import clone_worktree
 from helpers import ci_setting
-from runner import CLUSTER_ACTIONS, Runner, job_order, load_workflow, run_workflow
+from runner import CLUSTER_ACTIONS, MACHINE_ENV, Runner, job_order, load_workflow, run_workflow
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
@@ -168,5 +169,26 @@ def test_pr_workflow_run_steps_pass_as_a_non_root_runner():
         failed = [r for r in results if r.returncode != 0]
         assert not failed, f"{failed[0].job}: {failed[0].name} failed:\n{failed[0].log[-6000:]}"
         assert [(r.job, r.name) for r in results] == expected
+        # A laptop contributor: `make test-app` on a clean clone as a non-root user with no Go
+        # on PATH and no Go tools built (and no apt, no sudo): pip alone. The venv the steps
+        # built is reused.
+        laptop = runner.work / "workspace" / "laptop"
+        clone_worktree(laptop)
+        runner.chown(laptop)
+        shutil.rmtree(cache / "bin")
+        path = "/usr/local/bin:/usr/bin:/bin"
+        assert shutil.which("go", path=path) is None, "go is on the base PATH: pick another"
+        env = {k: v for k, v in os.environ.items() if MACHINE_ENV.search(k)}
+        env.update(HOME=str(runner.work / "home"), PATH=path, LANG="C.UTF-8")
+        r = subprocess.run(runner.as_user(["make", "test-app",
+                                           "PYTEST_ARGS=-p no:cacheprovider -q --co"]),
+                           cwd=laptop, env=env, capture_output=True, text=True, timeout=900)
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        assert re.search(r"\d+ tests collected", r.stdout), r.stdout[-2000:]
+        assert not (cache / "bin" / "helm").exists()  # no Go tool was built
+        # And make's own plan for the target runs no host setup (apt, root).
+        plan = subprocess.run(["make", "-n", "test-app"], cwd=laptop, capture_output=True,
+                              text=True, check=True).stdout
+        assert "ci/python-env.sh" in plan and "setup-host.sh" not in plan, plan
     finally:
         runner.cleanup()
