@@ -21,7 +21,7 @@ from pathlib import Path
 
 from common import CACHE, ci_setting
 
-from faq_engine.modeldir import MANIFEST, dump_manifest
+from faq_engine.modeldir import FORMAT, MANIFEST, SUMS, VERSION_FILE, dump_manifest, dump_sums
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRYPOINT = ROOT / "model-image" / "model-copy.sh"
@@ -32,7 +32,7 @@ LAYOUT = {"doc2vec.model.wv.vectors.npy": 400, "doc2vec.model.syn1neg.npy": 400,
 
 
 def make_model(path: Path) -> Path:
-    if (path / MANIFEST).exists():
+    if (path / SUMS).exists():
         return path
     tmp = path.with_name(path.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -46,8 +46,13 @@ def make_model(path: Path) -> Path:
                 h.update(chunk)
                 fh.write(chunk)
         files.append({"path": name, "size": mb << 20, "sha256": h.hexdigest()})
-    manifest = {"format": 1, "name": "faq-engine", "version": "bench", "files": files}
-    (tmp / MANIFEST).write_text(dump_manifest(manifest))
+    (tmp / VERSION_FILE).write_text("bench\n")
+    files.append({"path": VERSION_FILE, "size": 6, "sha256": hashlib.sha256(b"bench\n").hexdigest()})
+    manifest = {"format": FORMAT, "name": "faq-engine", "version": "bench", "files": files}
+    text = dump_manifest(manifest)
+    (tmp / MANIFEST).write_text(text)
+    (tmp / SUMS).write_text(dump_sums(manifest, text))
+    shutil.rmtree(path, ignore_errors=True)  # one from before SHA256SUMS existed
     tmp.rename(path)
     return path
 

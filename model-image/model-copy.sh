@@ -2,17 +2,26 @@
 # model-copy: put the model held by this image into a shared volume, verified and atomically.
 #
 # It copies $MODEL_SOURCE (default /model) to $MODEL_TARGET/<version> (default /models), where
-# <version> comes from the manifest, then points $MODEL_LINK (default $MODEL_TARGET/current) at
-# it. The source is read once (busybox cat, with sendfile); each copy is then hashed as it landed
-# on the volume, from the page cache. Files are spread over $MODEL_COPY_JOBS parallel lanes
-# (default: the number of CPUs), largest first, so both hashing and copying use every core.
+# <version> is the model's VERSION file, then points $MODEL_LINK (default $MODEL_TARGET/current)
+# at it. What is checked is the model's SHA256SUMS (written by `faq-engine train`, which also
+# checks it against the manifest): `sha256sum -c` runs on every copy as it landed on the
+# volume. This script never parses the manifest, so a new manifest format needs no new
+# entrypoint; the app decides which formats it reads. Files are spread over $MODEL_COPY_JOBS
+# parallel lanes (default: the number of CPUs), largest first.
 #
-# A reader never sees a partial model: the copy goes to a staging directory that is renamed into
-# place in one step after every size and checksum matched, and the link is replaced by a rename.
-# A version already on the volume with a completion stamp matching this manifest is a cache hit
-# (no copy); MODEL_FORCE_VERIFY=1 re-checks it and repairs it if it does not match. Versions
-# beyond the newest $MODEL_KEEP (default 3) are removed. Several pods may run this at once
-# against one volume: each stages privately and only one rename wins.
+# A reader never sees a partial model: the copy goes to a private staging directory that is
+# renamed into place in one step after every checksum matched, and the link is replaced by a
+# rename. A version already on the volume with a completion stamp matching this manifest is a
+# cache hit (no copy); MODEL_FORCE_VERIFY=1 re-checks it and repairs it if it does not match.
+#
+# Sharing a volume (a PVC used by several pods, stable and canary): every pod holds a lease on
+# the version it uses, $MODEL_TARGET/.leases/<version>/<pod name>, written here before the
+# version is used and refreshed by `model-copy hold` (the chart runs it as a sidecar for the
+# pod's lifetime; it removes the lease when the pod stops). Versions beyond the newest
+# $MODEL_KEEP (default 3) are pruned unless a lease younger than $MODEL_LEASE_TTL seconds
+# (default 600) names them, or the link points at them. Switching the link and pruning happen
+# under one lock (a directory, $MODEL_TARGET/.lock), so concurrent runs never leave the link
+# pointing at a pruned version.
 #
 # POSIX sh with busybox tools only. Exit 0 on success; otherwise 1 with one line
 # "model-copy: error: <cause>" naming the file.
@@ -24,6 +33,14 @@ LINK=${MODEL_LINK:-$TARGET/current}
 KEEP=${MODEL_KEEP:-3}
 FORCE=${MODEL_FORCE_VERIFY:-0}
 JOBS=${MODEL_COPY_JOBS:-$(nproc 2>/dev/null || echo 2)}
+TTL=${MODEL_LEASE_TTL:-600}
+REFRESH=${MODEL_LEASE_REFRESH:-60}
+HOST=${HOSTNAME:-$(hostname 2>/dev/null || echo pod)}
+MODE=${1:-copy}
+# Names shared with faq_engine/modeldir.py (tests/images/test_model_copy.py checks they agree).
+SUMS_NAME=SHA256SUMS
+VERSION_NAME=VERSION
+MANIFEST_NAME=manifest.json
 STAMP=.complete
 
 say() { echo "model-copy: $*"; }
@@ -31,168 +48,281 @@ die() { echo "model-copy: error: $*" >&2; exit 1; }
 now() { read -r up _ < /proc/uptime && echo "$up"; }
 START=$(now)
 
+case $MODE in copy|hold) ;; *) die "unknown mode '$MODE' (copy or hold)";; esac
 case $KEEP in ''|*[!0-9]*) die "MODEL_KEEP must be a whole number, got '$KEEP'";; esac
+case $TTL in ''|*[!0-9]*) die "MODEL_LEASE_TTL must be a whole number of seconds, got '$TTL'";; esac
+case $REFRESH in ''|*[!0-9]*|0) die "MODEL_LEASE_REFRESH must be a positive number of seconds, got '$REFRESH'";; esac
 case $JOBS in ''|*[!0-9]*|0) JOBS=2;; esac
+case $HOST in ''|.*|*/*|*[!A-Za-z0-9._-]*) die "HOSTNAME '$HOST' is not a usable pod name";; esac
 [ "$KEEP" -ge 1 ] || KEEP=1
 
-# --- the manifest -----------------------------------------------------------------------
-# The trainer writes a canonical layout: one '"version": "V",' line, one file entry a line.
-MANIFEST=$SRC/manifest.json
-[ -f "$MANIFEST" ] || die "$MANIFEST: manifest missing"
-[ -r "$MANIFEST" ] || die "$MANIFEST: manifest not readable"
-grep -q '^  "format": 1,$' "$MANIFEST" || die "$MANIFEST: malformed manifest (no \"format\": 1)"
-VERSION=$(sed -n 's/^  "version": "\([A-Za-z0-9][A-Za-z0-9._-]*\)",$/\1/p' "$MANIFEST")
+# --- what the image holds ---------------------------------------------------------------------
+SUMS=$SRC/$SUMS_NAME
+[ -f "$SRC/$MANIFEST_NAME" ] || die "$SRC/$MANIFEST_NAME: manifest missing"
+[ -f "$SUMS" ] || die "$SUMS: checksum list missing (a model from faq-engine train >= 0.3 has one)"
+[ -r "$SUMS" ] || die "$SUMS: not readable"
+# Each line "<sha256>  <name>" (sha256sum's own format), a plain name, each name once.
+badline=$(grep -nv '^[0-9a-f]\{64\}  [A-Za-z0-9][A-Za-z0-9._-]*$' "$SUMS" | head -n 1 | cut -d: -f1)
+[ -z "$badline" ] || die "$SUMS: malformed line $badline (want '<sha256>  <file name>')"
+NAMES=$(cut -c67- "$SUMS")
+[ -n "$NAMES" ] || die "$SUMS: lists no file"
+dup=$(printf '%s\n' "$NAMES" | sort | uniq -d | head -n 1)
+[ -z "$dup" ] || die "$SUMS: lists $dup twice"
+for n in "$MANIFEST_NAME" "$VERSION_NAME"; do
+  printf '%s\n' "$NAMES" | grep -qx "$n" || die "$SUMS: does not list $n"
+done
+for n in $NAMES; do
+  [ -f "$SRC/$n" ] && [ ! -L "$SRC/$n" ] || die "$SRC/$n: missing file"
+done
+# The version names a directory on the volume: check its file before trusting its content.
+want=$(awk -v n="$VERSION_NAME" 'substr($0, 67) == n {print substr($0, 1, 64)}' "$SUMS")
+[ "$(sha256sum < "$SRC/$VERSION_NAME" | cut -d' ' -f1)" = "$want" ] \
+  || die "$VERSION_NAME: checksum mismatch ($SUMS_NAME)"
+VERSION=$(cat "$SRC/$VERSION_NAME")
 case $VERSION in
-  ''|*'
-'*) die "$MANIFEST: malformed manifest (no single valid \"version\")";;
+  ''|.*|*[!A-Za-z0-9._-]*) die "$SRC/$VERSION_NAME: bad version '$VERSION'";;
 esac
-FILES=$(sed -n 's/^    {"path": "\([A-Za-z0-9][A-Za-z0-9._-]*\)", "size": \([0-9][0-9]*\), "sha256": "\([0-9a-f]\{64\}\)"},\{0,1\}$/\1 \2 \3/p' "$MANIFEST")
-listed=$(grep -c '"path":' "$MANIFEST" || true)
-parsed=$(printf '%s\n' "$FILES" | grep -c . || true)
-[ "$parsed" -gt 0 ] || die "$MANIFEST: malformed manifest (no file entries)"
-[ "$parsed" = "$listed" ] || die "$MANIFEST: malformed manifest ($listed file entries, $parsed well-formed)"
-MSUM=$(sha256sum "$MANIFEST" | cut -d' ' -f1)
-TOTAL=$(printf '%s\n' "$FILES" | awk '{s += $2} END {printf "%d", s}')
+[ "${#VERSION}" -le 64 ] || die "$SRC/$VERSION_NAME: version longer than 64 characters"
+# The link may live in the target: a version must never take its name.
+[ "$TARGET/$VERSION" != "$LINK" ] || die "$SRC/$VERSION_NAME: version '$VERSION' is the name of the link $LINK"
+MSUM=$(sha256sum < "$SRC/$MANIFEST_NAME" | cut -d' ' -f1)
+TOTAL=0
+for n in $NAMES; do TOTAL=$((TOTAL + $(stat -c %s "$SRC/$n"))); done
+COUNT=$(printf '%s\n' "$NAMES" | grep -c .)
 
-# --- the target -------------------------------------------------------------------------
+# --- the target -------------------------------------------------------------------------------
 [ -d "$TARGET" ] || die "$TARGET: target directory does not exist"
 DEST=$TARGET/$VERSION
-TMPNAME=$(hostname 2>/dev/null || echo pod)-$$
-STAGE=$TARGET/.staging-$VERSION-$TMPNAME
-cleanup() { [ -z "${STAGE:-}" ] || rm -rf "$STAGE" 2>/dev/null || true; }
+if [ -e "$LINK" ] && [ ! -L "$LINK" ]; then
+  die "$LINK: exists and is not a symlink (remove it; model-copy owns that name)"
+fi
+LEASES=$TARGET/.leases
+LOCK=$TARGET/.lock
+STAGE=
+TRASH=
+LOCKED=
+cleanup() {
+  [ -z "$LOCKED" ] || rm -rf "$LOCK" 2>/dev/null || true
+  [ -z "$STAGE" ] || rm -rf "$STAGE" 2>/dev/null || true
+  [ -z "$TRASH" ] || rm -rf "$TRASH" 2>/dev/null || true
+}
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
 stamp_ok() { [ -f "$1/$STAMP" ] && [ "$(cat "$1/$STAMP" 2>/dev/null)" = "$MSUM" ]; }
 
-# Check (and with $2 a directory, also write) every file: size, then sha256 of the one read.
-# Lanes are filled largest file first onto the emptiest lane; each lane runs in background.
-check_files() { # from-dir [to-dir]
-  from=$1 to=${2:-}
-  lanes=$(printf '%s\n' "$FILES" | sort -k2,2nr | awk -v j="$JOBS" '
-    { best = 0; for (i = 1; i < j; i++) if (load[i] < load[best]) best = i
-      load[best] += $2; print best, $0 }')
-  pids=
-  i=0
-  while [ "$i" -lt "$JOBS" ]; do
-    printf '%s\n' "$lanes" | awk -v l="$i" '$1 == l {print $2, $3, $4}' > "$WORK/lane.$i"
-    check_lane "$from" "$to" "$WORK/lane.$i" "$WORK/fail.$i" &
-    pids="$pids $!"
-    i=$((i + 1))
+# The volume-wide lock: a directory (mkdir is atomic everywhere, busybox has no flock). A lock
+# older than 2 minutes is a holder killed with -9 (the locked steps take milliseconds).
+lock() {
+  tries=0
+  until err=$(mkdir "$LOCK" 2>&1); do
+    case $err in
+      *'File exists'*) ;;
+      *) die "$TARGET: target not writable (${err#mkdir: })";;
+    esac
+    if [ -n "$(find "$LOCK" -maxdepth 0 -mmin +2 2>/dev/null)" ]; then
+      rm -rf "$LOCK" 2>/dev/null || true
+      say "removed a stale lock $LOCK"
+    fi
+    tries=$((tries + 1))
+    [ "$tries" -lt 3000 ] || die "$LOCK: still held after 5 minutes"
+    sleep 0.1
   done
-  rc=0
-  for p in $pids; do wait "$p" || rc=1; done
-  if [ "$rc" -ne 0 ]; then
-    cat "$WORK"/fail.* 2>/dev/null | head -n 1
-    return 1
-  fi
+  LOCKED=1
+  echo "$HOST $$" > "$LOCK/owner" 2>/dev/null || true
+}
+unlock() { rm -rf "$LOCK"; LOCKED=; }
+
+lease() { # refresh this pod's lease on $VERSION
+  mkdir -p "$LEASES/$VERSION" 2>/dev/null && touch "$LEASES/$VERSION/$HOST" 2>/dev/null \
+    || die "$LEASES/$VERSION/$HOST: cannot write the lease (target not writable?)"
 }
 
-check_lane() { # from to list failfile
-  while read -r name size sum; do
-    src=$1/$name
-    [ -f "$src" ] || { echo "$src: missing file" > "$4"; return 1; }
-    have=$(stat -c %s "$src")
-    [ "$have" = "$size" ] || { echo "$name: size mismatch (file $have bytes, manifest $size)" > "$4"; return 1; }
+# The names of this model's files, largest first, dealt onto $JOBS lanes (the emptiest next).
+lanes() {
+  for n in $NAMES; do echo "$(stat -c %s "$SRC/$n") $n"; done | sort -k1,1nr | awk -v j="$JOBS" '
+    { best = 0; for (i = 1; i < j; i++) if (load[i] < load[best]) best = i
+      load[best] += $1; print best, $2 }'
+}
+
+# Copy (with a to-dir) and check every file with `sha256sum -c` where it landed. Prints the
+# first failure as "<file>: <cause>" and fails. Nothing is written to the target but the copies
+# themselves, so a full disk still gets its message out.
+check_files() { # dir-to-check [copy-from]
+  dir=$1 from=${2:-}
+  all=$(lanes)
+  out=$(
+    i=0
+    while [ "$i" -lt "$JOBS" ]; do
+      names=$(printf '%s\n' "$all" | awk -v l="$i" '$1 == l {print $2}')
+      [ -z "$names" ] || check_lane "$dir" "$from" "$names" &
+      i=$((i + 1))
+    done
+    wait
+  )
+  bad=$(printf '%s\n' "$out" | grep -v '^ok$' | grep . | head -n 1 || true)
+  [ -z "$bad" ] || { echo "$bad"; return 1; }
+}
+
+check_lane() { # dir from names
+  for n in $3; do
     if [ -n "$2" ]; then
-      # busybox cat copies with sendfile; the hash is then taken of the bytes as they landed
-      # on the volume (from the page cache), so what is verified is what the app will read.
-      if ! cat "$src" > "$2/$name" 2> "$3.err"; then
-        if grep -qi "no space" "$3.err"; then
-          echo "$2/$name: disk full while copying ($TOTAL bytes needed)" > "$4"
-        else
-          echo "$2/$name: cannot write: $(head -n 1 "$3.err")" > "$4"
-        fi
+      # busybox cat copies with sendfile; the hash is then taken of the bytes as they landed.
+      if ! err=$(cat "$2/$n" 2>&1 > "$1/$n"); then
+        case $err in
+          *'No space left'*|*'write error'*) echo "$1/$n: disk full while copying ($TOTAL bytes needed)";;
+          *) echo "$1/$n: cannot write: $err";;
+        esac
         return 1
       fi
-      got=$(sha256sum < "$2/$name" | cut -d' ' -f1)
-    else
-      got=$(sha256sum < "$src" | cut -d' ' -f1)
-    fi
-    [ "$got" = "$sum" ] || { echo "$name: checksum mismatch (sha256 $got, manifest $sum)" > "$4"; return 1; }
-  done < "$3"
-}
-
-switch_link() {
-  mkdir -p "$(dirname "$LINK")" 2>/dev/null || die "$LINK: cannot create its directory"
-  ln -s "$DEST" "$LINK.tmp.$TMPNAME" 2>/dev/null || die "$LINK: cannot write the link (target not writable?)"
-  mv -fT "$LINK.tmp.$TMPNAME" "$LINK" || die "$LINK: cannot switch the link"
-}
-
-prune() {
-  # Newest first by modification time (a cache hit touches its version); keep $KEEP and ours.
-  n=0
-  for d in $(ls -1t "$TARGET" 2>/dev/null); do
-    [ -d "$TARGET/$d" ] && [ ! -L "$TARGET/$d" ] || continue
-    stamp_any=$TARGET/$d/$STAMP
-    [ -f "$stamp_any" ] || continue
-    n=$((n + 1))
-    if [ "$d" != "$VERSION" ] && [ "$n" -gt "$KEEP" ]; then
-      old=$TARGET/.trash-$d-$TMPNAME
-      if mv -T "$TARGET/$d" "$old" 2>/dev/null; then
-        chmod -R u+w "$old" 2>/dev/null || true
-        rm -rf "$old" && say "pruned version $d"
-      fi
     fi
   done
+  lines=$(for n in $3; do awk -v n="$n" 'substr($0, 67) == n' "$SUMS"; done)
+  if ! res=$(cd "$1" && printf '%s\n' "$lines" | sha256sum -c - 2>&1); then
+    first=$(printf '%s\n' "$res" | sed -n 's/^\([A-Za-z0-9][A-Za-z0-9._-]*\): FAILED.*$/\1/p' | head -n 1)
+    if [ -n "$first" ] && [ ! -f "$1/$first" ]; then
+      echo "$first: missing file"
+    elif [ -n "$first" ]; then
+      echo "$first: checksum mismatch ($SUMS_NAME)"
+    else
+      echo "$1: sha256sum -c failed: $(printf '%s\n' "$res" | head -n 1)"
+    fi
+    return 1
+  fi
+  echo ok
+}
+
+switch_link() { # under the lock
+  dir=$(dirname "$LINK")
+  mkdir -p "$dir" 2>/dev/null || die "$LINK: cannot create its directory"
+  if [ -e "$LINK" ] && [ ! -L "$LINK" ]; then
+    die "$LINK: exists and is not a symlink (remove it; model-copy owns that name)"
+  fi
+  tmp=$dir/.$(basename "$LINK").tmp.$HOST
+  rm -f "$tmp" 2>/dev/null || true  # left by a killed run of this pod
+  [ ! -e "$tmp" ] && [ ! -L "$tmp" ] || die "$tmp: in the way of the link (remove it)"
+  ln -s "$DEST" "$tmp" 2>/dev/null || die "$LINK: cannot write the link (target not writable?)"
+  mv -fT "$tmp" "$LINK" 2>/dev/null || { rm -f "$tmp"; die "$LINK: cannot switch the link"; }
+}
+
+fresh_lease() { # version: true if a lease on it is younger than $TTL seconds
+  [ -d "$LEASES/$1" ] || return 1
+  t=$(date +%s)
+  for f in "$LEASES/$1"/*; do
+    [ -f "$f" ] || continue
+    m=$(stat -c %Y "$f" 2>/dev/null) || continue
+    [ $((t - m)) -ge "$TTL" ] || return 0
+  done
+  return 1
+}
+
+prune() { # under the lock: keep the newest $KEEP, ours, the link's, and every leased version
+  linked=$(readlink "$LINK" 2>/dev/null || true)
+  n=0
+  for d in $(ls -1t "$TARGET" 2>/dev/null); do
+    [ -d "$TARGET/$d" ] && [ ! -L "$TARGET/$d" ] && [ -f "$TARGET/$d/$STAMP" ] || continue
+    n=$((n + 1))
+    [ "$n" -gt "$KEEP" ] && [ "$d" != "$VERSION" ] && [ "$linked" != "$TARGET/$d" ] || continue
+    if fresh_lease "$d"; then
+      say "kept version $d (leased by a live pod)"
+      continue
+    fi
+    old=$TARGET/.trash-$d-$HOST-$$
+    if mv -T "$TARGET/$d" "$old" 2>/dev/null; then
+      rm -rf "$LEASES/$d" 2>/dev/null || true
+      TRASH="$TRASH $old"
+      say "pruned version $d"
+    fi
+  done
+  # Leases nobody refreshed for longer than the TTL count for nothing: drop them.
+  find "$LEASES" -type f -mmin +$(( (TTL + 59) / 60 + 1 )) -exec rm -f {} + 2>/dev/null || true
   # Staging left behind by a pod that died mid-copy (a live copy touches its files).
   find "$TARGET" -maxdepth 1 -name '.staging-*' -mmin +120 -exec rm -rf {} + 2>/dev/null || true
 }
 
+empty_trash() {
+  for t in $TRASH; do chmod -R u+w "$t" 2>/dev/null || true; rm -rf "$t" 2>/dev/null || true; done
+  TRASH=
+}
+
+finish() { # under no lock: lease, link, prune, report
+  lock
+  lease
+  # Our lease kept it since before the copy; only one older than the TTL could lose it.
+  stamp_ok "$DEST" || die "$DEST: removed by another pod's prune while in use (copy slower than MODEL_LEASE_TTL=$TTL s?)"
+  switch_link
+  prune
+  unlock
+  empty_trash
+  say "$1"
+  exit 0
+}
+
 elapsed() { awk -v a="$START" -v b="$(now)" 'BEGIN {printf "%.2f", b - a}'; }
 
-# --- cache hit? --------------------------------------------------------------------------
-if stamp_ok "$DEST"; then
-  if [ "$FORCE" = 1 ]; then
-    WORK=$(mktemp -d "$TARGET/.verify-$TMPNAME.XXXXXX" 2>/dev/null) || WORK=$(mktemp -d)
-    if why=$(check_files "$DEST"); then
-      rm -rf "$WORK"
-      touch "$DEST" 2>/dev/null || true
-      switch_link
-      prune
-      say "version=$VERSION cache-hit verified files=$parsed bytes=$TOTAL seconds=$(elapsed) target=$DEST"
-      exit 0
-    fi
-    rm -rf "$WORK"
-    say "version=$VERSION on the volume failed verification ($why); copying it again"
-  else
-    touch "$DEST" 2>/dev/null || true
-    switch_link
-    prune
-    say "version=$VERSION cache-hit files=$parsed bytes=$TOTAL seconds=$(elapsed) target=$DEST"
-    exit 0
-  fi
+# --- hold: the sidecar that keeps this pod's lease fresh ----------------------------------------
+if [ "$MODE" = hold ]; then
+  trap 'rm -f "$LEASES/$VERSION/$HOST" 2>/dev/null; exit 0' INT TERM
+  say "holding a lease on version $VERSION as $HOST (every ${REFRESH}s)"
+  while :; do
+    lease
+    sleep "$REFRESH" &
+    wait $! || true
+  done
 fi
 
-# --- copy ----------------------------------------------------------------------------------
+# --- cache hit? -------------------------------------------------------------------------------
 [ -w "$TARGET" ] || die "$TARGET: target not writable"
-mkdir "$STAGE" 2>/dev/null || die "$TARGET: target not writable (cannot create $STAGE)"
+# The lease goes first, under the lock: from here on no prune removes $DEST.
+lock
+lease
+hit=
+if stamp_ok "$DEST"; then hit=1; touch "$DEST" 2>/dev/null || true; fi
+unlock
+if [ -n "$hit" ]; then
+  if [ "$FORCE" != 1 ]; then
+    finish "version=$VERSION cache-hit files=$COUNT bytes=$TOTAL seconds=$(elapsed) target=$DEST"
+  fi
+  if cmp -s "$SUMS" "$DEST/$SUMS_NAME" && why=$(check_files "$DEST"); then
+    finish "version=$VERSION cache-hit verified files=$COUNT bytes=$TOTAL seconds=$(elapsed) target=$DEST"
+  fi
+  say "version=$VERSION on the volume failed verification (${why:-$SUMS_NAME differs}); copying it again"
+fi
+
+# --- copy ---------------------------------------------------------------------------------------
+# A private staging name (mktemp): a retry of a killed run, same hostname and PID 1, never
+# collides with what that run left (removed by a later prune once 2 hours old).
+STAGE=$(mktemp -d "$TARGET/.staging-$VERSION-$HOST.XXXXXX" 2>/dev/null) \
+  || die "$TARGET: target not writable (cannot create a staging directory)"
 avail=$(df -Pk "$TARGET" | awk 'NR == 2 {print $4}')
 need=$(( (TOTAL + 1023) / 1024 ))
 [ -z "$avail" ] || [ "$avail" -ge "$need" ] || die "$TARGET: disk full: need ${need} KiB, ${avail} KiB free"
-WORK=$STAGE/.work
-mkdir "$WORK"
-if ! why=$(check_files "$SRC" "$STAGE"); then
+if ! why=$(check_files "$STAGE" "$SRC"); then
   die "${why:-copy failed}"
 fi
-rm -rf "$WORK"
-cp "$MANIFEST" "$STAGE/manifest.json" || die "$STAGE/manifest.json: cannot write"
+if ! err=$(cat "$SUMS" 2>&1 > "$STAGE/$SUMS_NAME"); then
+  case $err in
+    *'No space left'*|*'write error'*) die "$STAGE/$SUMS_NAME: disk full while copying ($TOTAL bytes needed)";;
+    *) die "$STAGE/$SUMS_NAME: cannot write: $err";;
+  esac
+fi
 for f in "$STAGE"/*; do chmod 0444 "$f"; done
-echo "$MSUM" > "$STAGE/$STAMP.tmp" && mv -f "$STAGE/$STAMP.tmp" "$STAGE/$STAMP" || die "$STAGE: cannot write the stamp"
+if ! { echo "$MSUM" > "$STAGE/$STAMP.tmp" && mv -f "$STAGE/$STAMP.tmp" "$STAGE/$STAMP"; } 2>/dev/null; then
+  die "$STAGE: cannot write the stamp (disk full?)"
+fi
+chmod 0755 "$STAGE"
 
 if ! mv -T "$STAGE" "$DEST" 2>/dev/null; then
   if stamp_ok "$DEST" && [ "$FORCE" != 1 ]; then
     # Another pod finished the same version first: use theirs.
     rm -rf "$STAGE"
-    say "version=$VERSION finished by another pod, using it"
-  else
-    # A different build of the same version (or one that failed re-verification): replace it.
-    old=$TARGET/.trash-$VERSION-$TMPNAME
-    mv -T "$DEST" "$old" && mv -T "$STAGE" "$DEST" || die "$DEST: cannot replace the existing version"
-    chmod -R u+w "$old" 2>/dev/null; rm -rf "$old"
+    STAGE=
+    finish "version=$VERSION finished by another pod, using it target=$DEST"
   fi
+  # A different build of the same version (or one that failed re-verification): replace it.
+  old=$TARGET/.trash-$VERSION-$HOST-$$
+  mv -T "$DEST" "$old" && mv -T "$STAGE" "$DEST" || die "$DEST: cannot replace the existing version"
+  TRASH=$old
 fi
 STAGE=
-switch_link
-prune
-say "version=$VERSION copied files=$parsed bytes=$TOTAL seconds=$(elapsed) target=$DEST"
+finish "version=$VERSION copied files=$COUNT bytes=$TOTAL seconds=$(elapsed) target=$DEST"

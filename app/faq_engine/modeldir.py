@@ -2,9 +2,17 @@
 
 A model directory holds the Doc2Vec model (its large arrays as separate ``.npy`` files, so they
 can be memory-mapped), the FAQ entries, the precomputed unit-length document vectors, the BM25
-index, and ``manifest.json``. The manifest lists every file with its size and sha256. It is
-written in a canonical layout, one file entry a line, which the model image's busybox
-entrypoint relies on to read it without a JSON parser.
+index, a ``VERSION`` file, ``manifest.json`` and ``SHA256SUMS``. Every file name lives here.
+
+The contract with the model image (format 2):
+- ``manifest.json`` lists every file but itself and ``SHA256SUMS`` with its size and sha256,
+  plus what the app needs to serve the model (version, kind, scorers, training settings);
+- ``SHA256SUMS`` is ``sha256sum``'s own format (``<sha256>  <name>`` a line) for every file
+  the manifest lists and for ``manifest.json`` itself: the busybox entrypoint checks it with
+  ``sha256sum -c`` and never parses JSON, this module checks that it agrees with the manifest;
+- ``VERSION`` holds the version alone (the entrypoint names the directory after it).
+The app reads formats ``OLDEST_FORMAT``..``FORMAT``, so a model image built for the previous
+format keeps working with a new app, and the entrypoint does not depend on the format at all.
 """
 
 from __future__ import annotations
@@ -18,8 +26,14 @@ import re
 import stat
 from pathlib import Path
 
-FORMAT = 1
+FORMAT = 2
+OLDEST_FORMAT = 1  # the app reads formats OLDEST_FORMAT..FORMAT
 MANIFEST = "manifest.json"
+SUMS = "SHA256SUMS"
+VERSION_FILE = "VERSION"
+# The link model-copy points at the version in use, in the default layout (MODEL_DIR is
+# /models/current): no version may take this name.
+LINK_NAME = "current"
 # Written by the model image's entrypoint once it has checked every file's size and sha256
 # where they landed: the sha256 of the manifest they were checked against.
 STAMP = ".complete"
@@ -28,6 +42,7 @@ VERIFY_MODES = ("auto", "sha256", "size")
 # Use with fullmatch: "$" would also match before a trailing newline.
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 SAFE_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_SUMS_LINE = re.compile(r"([0-9a-f]{64})  ([A-Za-z0-9][A-Za-z0-9._-]*)")
 _CHUNK = 1 << 20
 
 # File names inside a model directory (the trainer writes them, the scorers read them).
@@ -41,6 +56,12 @@ class ModelError(Exception):
     def __init__(self, message: str, file: str | None = None):
         super().__init__(message)
         self.file = file
+
+
+def safe_version(version: object) -> bool:
+    """A version usable as a directory name on the volume (and not the link's name)."""
+    return (isinstance(version, str) and SAFE_VERSION.fullmatch(version) is not None
+            and version != LINK_NAME)
 
 
 def sha256_file(path: Path) -> str:
@@ -75,7 +96,8 @@ def open_regular(path: str | Path, name: str | None = None) -> io.BufferedReader
 
 
 def dump_manifest(manifest: dict) -> str:
-    """Serialise a manifest canonically: ``files`` last, one ``{"path","size","sha256"}`` a line."""
+    """Serialise a manifest canonically: ``files`` last, one ``{"path","size","sha256"}`` a line
+    (readable in a diff; nothing parses it but JSON parsers)."""
     head = {k: v for k, v in manifest.items() if k != "files"}
     body = json.dumps(head, indent=2, sort_keys=False)[:-2]  # drop the closing "\n}"
     lines = [
@@ -88,8 +110,8 @@ def dump_manifest(manifest: dict) -> str:
 def resolve(model_dir: str | Path) -> Path:
     """A model directory, or a directory whose ``current`` entry points at one."""
     p = Path(model_dir)
-    if not (p / MANIFEST).exists() and (p / "current").exists():
-        p = p / "current"
+    if not (p / MANIFEST).exists() and (p / LINK_NAME).exists():
+        p = p / LINK_NAME
     return p.resolve()
 
 
@@ -104,10 +126,12 @@ def read_manifest(model_dir: Path) -> dict:
         raise e
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
         raise ModelError(f"{path}: manifest unreadable: {e}", MANIFEST) from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise ModelError(f"{path}: unsupported manifest format (want {FORMAT})", MANIFEST)
+    fmt = manifest.get("format") if isinstance(manifest, dict) else None
+    if type(fmt) is not int or not OLDEST_FORMAT <= fmt <= FORMAT:
+        raise ModelError(f"{path}: unsupported manifest format {fmt!r} (this app reads "
+                         f"{OLDEST_FORMAT} to {FORMAT})", MANIFEST)
     version = manifest.get("version")
-    if not isinstance(version, str) or not SAFE_VERSION.fullmatch(version):
+    if not safe_version(version):
         raise ModelError(f"{path}: bad model version {version!r}", MANIFEST)
     files = manifest.get("files")
     if not isinstance(files, list) or not files:
@@ -117,13 +141,70 @@ def read_manifest(model_dir: Path) -> dict:
             isinstance(f, dict)
             and isinstance(f.get("path"), str)
             and SAFE_NAME.fullmatch(f["path"])
-            and isinstance(f.get("size"), int)
+            and f["path"] not in (MANIFEST, SUMS)
+            and type(f.get("size")) is int
+            and f["size"] >= 0
             and isinstance(f.get("sha256"), str)
             and re.fullmatch(r"[0-9a-f]{64}", f["sha256"])
         )
         if not ok:
             raise ModelError(f"{path}: malformed file entry {f!r}", MANIFEST)
+    if len({f["path"] for f in files}) != len(files):
+        raise ModelError(f"{path}: a file is listed twice", MANIFEST)
+    if fmt >= 2:
+        check_sums(model_dir, manifest)
     return manifest
+
+
+def dump_sums(manifest: dict, manifest_text: str) -> str:
+    """``SHA256SUMS`` for a manifest and its serialised text, in sha256sum's format."""
+    sums = {f["path"]: f["sha256"] for f in manifest["files"]}
+    sums[MANIFEST] = hashlib.sha256(manifest_text.encode("utf-8")).hexdigest()
+    return "".join(f"{sums[n]}  {n}\n" for n in sorted(sums))
+
+
+def read_sums(model_dir: Path) -> dict[str, str]:
+    """``SHA256SUMS`` as {name: sha256}; strict: every line ``<sha256>  <name>``, once."""
+    path = model_dir / SUMS
+    try:
+        with open_regular(path, SUMS) as fh:
+            text = fh.read(1 << 20).decode("ascii")
+    except UnicodeDecodeError:
+        raise ModelError(f"{path}: not ASCII", SUMS) from None
+    out: dict[str, str] = {}
+    for i, line in enumerate(text.split("\n")[:-1] if text.endswith("\n") else text.split("\n"), 1):
+        m = _SUMS_LINE.fullmatch(line)
+        if not m:
+            raise ModelError(f"{path}: malformed line {i} (want '<sha256>  <file name>')", SUMS)
+        if m[2] in out:
+            raise ModelError(f"{path}: lists {m[2]} twice", SUMS)
+        out[m[2]] = m[1]
+    return out
+
+
+def check_sums(model_dir: Path, manifest: dict) -> None:
+    """Format 2: ``SHA256SUMS`` (what the entrypoint checks) and the manifest (what the app
+    reads) must describe the same files with the same checksums, ``SHA256SUMS`` must hold this
+    very manifest's sha256, and ``VERSION`` the manifest's version."""
+    sums = read_sums(model_dir)
+    listed = {f["path"]: f["sha256"] for f in manifest["files"]}
+    for name in sorted(set(listed) | set(sums) - {MANIFEST}):
+        if name not in sums:
+            raise ModelError(f"{model_dir / SUMS}: does not list {name}", name)
+        if name not in listed:
+            raise ModelError(f"{model_dir / MANIFEST}: does not list {name} (in {SUMS})", name)
+        if sums[name] != listed[name]:
+            raise ModelError(f"{model_dir / name}: sha256 differs between {MANIFEST} and {SUMS}",
+                             name)
+    if sums.get(MANIFEST) != sha256_file(model_dir / MANIFEST):
+        raise ModelError(f"{model_dir / MANIFEST}: sha256 mismatch ({SUMS})", MANIFEST)
+    if VERSION_FILE not in listed:
+        raise ModelError(f"{model_dir / MANIFEST}: does not list {VERSION_FILE}", VERSION_FILE)
+    with open_listed(model_dir, manifest, VERSION_FILE) as fh:
+        version = fh.read(100).decode("ascii", "replace")
+    if version != manifest["version"] + "\n":
+        raise ModelError(f"{model_dir / VERSION_FILE}: version {version.strip()!r} is not the "
+                         f"manifest's {manifest['version']!r}", VERSION_FILE)
 
 
 def stamped(model_dir: Path) -> bool:

@@ -26,7 +26,8 @@ from gensim.models.doc2vec import Doc2Vec, TaggedDocument
 from . import __version__
 from .faq import Entry, FaqError, load_faq
 from .index import write_bm25, write_entries
-from .modeldir import DOC2VEC, FORMAT, MANIFEST, SAFE_VERSION, VECTORS, dump_manifest, sha256_file
+from .modeldir import (DOC2VEC, FORMAT, LINK_NAME, MANIFEST, SUMS, VECTORS, VERSION_FILE,
+                       check_sums, dump_manifest, dump_sums, safe_version, sha256_file)
 from .text import tokenize
 
 log = logging.getLogger(__name__)
@@ -129,8 +130,9 @@ def train(
     force: bool = False,
 ) -> dict:
     """Train and write a model directory atomically. Returns the manifest."""
-    if not SAFE_VERSION.fullmatch(version):
-        raise ValueError(f"bad version {version!r}: use letters, digits, '.', '_' or '-'")
+    if not safe_version(version):
+        raise ValueError(f"bad version {version!r}: up to 64 letters, digits, '.', '_' or '-', "
+                         f"starting with a letter or digit, and not {LINK_NAME!r}")
     out = Path(out)
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise FileExistsError(f"{out} exists and is not a directory")
@@ -163,6 +165,7 @@ def train(
         model.save(str(tmp / DOC2VEC), sep_limit=256 * 1024)
         write_entries(entries, tmp)
         write_bm25(entries, tmp, rank.bm25_k1, rank.bm25_b, rank.question_weight)
+        (tmp / VERSION_FILE).write_text(version + "\n", encoding="ascii")
 
         names = sorted(p.name for p in tmp.iterdir() if p.is_file())
         manifest = {
@@ -183,7 +186,10 @@ def train(
                 for n in names
             ],
         }
-        (tmp / MANIFEST).write_text(dump_manifest(manifest), encoding="utf-8")
+        text = dump_manifest(manifest)
+        (tmp / MANIFEST).write_text(text, encoding="utf-8")
+        (tmp / SUMS).write_text(dump_sums(manifest, text), encoding="ascii")
+        check_sums(tmp, manifest)  # what the entrypoint and the app will check
         _replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import metrics
 from .logs import configure as configure_logging
-from .modeldir import VERIFY_MODES, ModelError, public_fields, resolve
+from .modeldir import MANIFEST, VERIFY_MODES, ModelError, public_fields, resolve
 from .openapi import spec
 from .ranking import Ranker
 from .validation import MAX_BODY, RequestError, answer_request, parse_json
@@ -87,6 +87,17 @@ def create_app(config: dict | None = None) -> Flask:
     if app.config["MODEL_VERIFY"] not in VERIFY_MODES:
         raise ValueError(f"MODEL_VERIFY must be one of {', '.join(VERIFY_MODES)}")
     ranker, load_error = _load_model(app.config["MODEL_DIR"], app.config["MODEL_VERIFY"])
+    # Liveness watches the model directory itself: one served that disappears (pruned from a
+    # shared volume) or one that is not there at all makes /healthz fail, so the kubelet
+    # restarts the container and the failure shows, instead of an unready pod that looks alive
+    # for ever. A model that is there but fails its checks only keeps the pod unready.
+    served_manifest = (ranker.model_dir / MANIFEST) if ranker is not None else None
+
+    def model_gone() -> str | None:
+        if served_manifest is not None:
+            return None if os.path.exists(served_manifest) else f"{served_manifest.parent} is gone"
+        where = resolve(app.config["MODEL_DIR"])
+        return None if os.path.exists(where) else f"no model directory at {where}"
     api_spec = spec()
 
     @app.before_request
@@ -136,6 +147,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     @app.get("/healthz")
     def healthz():
+        gone = model_gone()
+        if gone:
+            return jsonify(status="model-gone", reason=gone), 503
         return jsonify(status="ok")
 
     @app.get("/readyz")

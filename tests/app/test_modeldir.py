@@ -5,6 +5,9 @@ import pytest
 
 from faq_engine.modeldir import (
     ModelError,
+    dump_manifest,
+    dump_sums,
+    read_sums,
     public_fields,
     read_manifest,
     resolve,
@@ -75,7 +78,11 @@ def test_unknown_verify_mode(model_copy):
 
 
 @pytest.mark.parametrize("mutate, message", [
-    (lambda m: m.update(format=2), "unsupported manifest format"),
+    (lambda m: m.update(format=3), "unsupported manifest format 3 .this app reads 1 to 2"),
+    (lambda m: m.update(format=0), "unsupported manifest format"),
+    (lambda m: m.update(format=True), "unsupported manifest format"),
+    (lambda m: m.update(version="1.0\n"), "bad model version"),
+    (lambda m: m.update(version="current"), "bad model version"),
     (lambda m: m.update(version="../evil"), "bad model version"),
     (lambda m: m.update(version="1.0\n"), "bad model version"),  # "$" matches before a newline
     (lambda m: m.update(files=[]), "no files listed"),
@@ -115,3 +122,69 @@ def test_public_fields_hide_checksums(trained_model):
     assert pub["version"] == "1.0" and isinstance(pub["files"], int) and pub["bytes"] > 0
     text = json.dumps(pub)
     assert not any(f["sha256"] in text for f in manifest["files"])
+
+
+# --- the model/app contract (issue 12 item 11) ------------------------------------------------
+
+def _as_format_1(model_dir):
+    """What `faq-engine train` wrote before SHA256SUMS and VERSION existed."""
+    m = json.loads((model_dir / "manifest.json").read_text())
+    m["format"] = 1
+    m["files"] = [f for f in m["files"] if f["path"] != "VERSION"]
+    (model_dir / "VERSION").unlink()
+    (model_dir / "SHA256SUMS").unlink()
+    (model_dir / "manifest.json").write_text(dump_manifest(m))
+
+
+def test_reads_the_previous_format_too(model_copy):
+    _as_format_1(model_copy)
+    assert verify(model_copy)["format"] == 1
+    from faq_engine.ranking import Ranker
+    assert Ranker(model_copy).rank("helm rollback", 3)
+
+
+def test_sums_and_manifest_agree(model_copy):
+    sums = read_sums(model_copy)
+    m = read_manifest(model_copy)
+    assert set(sums) == {f["path"] for f in m["files"]} | {"manifest.json"}
+    assert sums["manifest.json"] == hashlib.sha256((model_copy / "manifest.json").read_bytes()).hexdigest()
+    assert "VERSION" in sums and (model_copy / "VERSION").read_text() == "1.0\n"
+
+
+def _set_sum(model_dir, name, digest):
+    p = model_dir / "SHA256SUMS"
+    lines = [f"{digest}  {name}" if ln.endswith(f"  {name}") else ln for ln in p.read_text().splitlines()]
+    p.write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("damage, file, message", [
+    (lambda d: _set_sum(d, "vectors.npy", "0" * 64), "vectors.npy", "differs between manifest.json and SHA256SUMS"),
+    (lambda d: (d / "SHA256SUMS").write_text("\n".join(
+        ln for ln in (d / "SHA256SUMS").read_text().splitlines() if not ln.endswith("  entries.jsonl")) + "\n"),
+     "entries.jsonl", "SHA256SUMS: does not list entries.jsonl"),
+    (lambda d: (d / "manifest.json").write_text((d / "manifest.json").read_text().replace('"entries": ', '"entries": 1')),
+     "manifest.json", "manifest.json: sha256 mismatch .SHA256SUMS"),
+    (lambda d: (d / "SHA256SUMS").write_text("not a checksum line\n"), "SHA256SUMS", "malformed line 1"),
+    (lambda d: (d / "SHA256SUMS").unlink(), "SHA256SUMS", "SHA256SUMS: missing"),
+])
+def test_sums_that_disagree_are_refused_naming_the_file(model_copy, damage, file, message):
+    damage(model_copy)
+    for mode in ("size", "sha256"):
+        with pytest.raises(ModelError, match=message) as e:
+            verify(model_copy, mode)
+        assert e.value.file == file
+
+
+def test_version_file_must_match(model_copy):
+    (model_copy / "VERSION").chmod(0o644)
+    (model_copy / "VERSION").write_text("9.9\n")
+    digest = hashlib.sha256(b"9.9\n").hexdigest()
+    m = json.loads((model_copy / "manifest.json").read_text())
+    for f in m["files"]:
+        if f["path"] == "VERSION":
+            f["sha256"] = digest
+    text = dump_manifest(m)
+    (model_copy / "manifest.json").write_text(text)
+    (model_copy / "SHA256SUMS").write_text(dump_sums(m, text))
+    with pytest.raises(ModelError, match="VERSION: version '9.9' is not the manifest's '1.0'"):
+        verify(model_copy)

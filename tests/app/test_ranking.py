@@ -58,7 +58,7 @@ def _relist(model_dir, drop=()):
     passes every checksum), leaving out the names in ``drop``."""
     import json
 
-    from faq_engine.modeldir import dump_manifest, sha256_file
+    from faq_engine.modeldir import dump_manifest, dump_sums, sha256_file
 
     path = model_dir / "manifest.json"
     m = json.loads(path.read_text())
@@ -71,7 +71,9 @@ def _relist(model_dir, drop=()):
             f = {**f, "size": p.stat().st_size, "sha256": sha256_file(p)}
         files.append(f)
     m["files"] = files
-    path.write_text(dump_manifest(m))
+    text = dump_manifest(m)
+    path.write_text(text)
+    (model_dir / "SHA256SUMS").write_text(dump_sums(m, text))
 
 
 def test_refuses_a_symlink_out_of_the_model_dir(model_copy, tmp_path):
@@ -99,7 +101,7 @@ def test_a_fifo_in_place_of_a_file_fails_fast(model_copy):
     import subprocess
     import sys
 
-    from faq_engine.modeldir import dump_manifest
+    from faq_engine.modeldir import dump_manifest, dump_sums
 
     (model_copy / "entries.jsonl").unlink()
     os.mkfifo(model_copy / "entries.jsonl")
@@ -107,7 +109,9 @@ def test_a_fifo_in_place_of_a_file_fails_fast(model_copy):
     for f in m["files"]:
         if f["path"] == "entries.jsonl":
             f.update(size=0, sha256=hashlib.sha256(b"").hexdigest())
-    (model_copy / "manifest.json").write_text(dump_manifest(m))
+    text = dump_manifest(m)
+    (model_copy / "manifest.json").write_text(text)
+    (model_copy / "SHA256SUMS").write_text(dump_sums(m, text))
     code = ("import sys; from faq_engine.ranking import Ranker; from faq_engine.modeldir import "
             "ModelError\ntry: Ranker(sys.argv[1], sys.argv[2])\nexcept ModelError as e: "
             "print(e.file, e)")

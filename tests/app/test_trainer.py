@@ -14,12 +14,12 @@ from faq_engine.trainer import TrainParams, train
 
 def test_model_directory_layout_and_manifest(trained_model, sample_faq):
     m = json.loads((trained_model / "manifest.json").read_text())
-    assert m["format"] == 1 and m["version"] == "1.0" and m["entries"] >= 50
+    assert m["format"] == 2 and m["version"] == "1.0" and m["entries"] >= 50
     assert set(m["libraries"]) >= {"gensim", "numpy", "python", "faq-engine"}
     assert m["training"]["seed"] == 42 and m["training"]["vector_size"] == 100
     assert m["faq_sha256"] == hashlib.sha256(sample_faq.read_bytes()).hexdigest()
     names = {f["path"] for f in m["files"]}
-    on_disk = {p.name for p in trained_model.iterdir()} - {"manifest.json"}
+    on_disk = {p.name for p in trained_model.iterdir()} - {"manifest.json", "SHA256SUMS"}
     assert names == on_disk
     assert {"doc2vec.model", "vectors.npy", "entries.jsonl", "bm25.vocab.json"} <= names
     for f in m["files"]:

@@ -103,7 +103,7 @@ def test_health_ready_model(client):
     r = client.get("/readyz")
     assert r.status_code == 200 and r.get_json()["model"]["version"] == "1.0"
     m = client.get("/v1/model").get_json()
-    assert m["version"] == "1.0" and m["format"] == 1 and m["files"] >= 8
+    assert m["version"] == "1.0" and m["format"] == 2 and m["files"] >= 8
 
 
 def test_metrics_count_requests(client):
@@ -159,3 +159,43 @@ def test_model_dir_with_current_link(tmp_path, trained_model):
     (tmp_path / "current").symlink_to(trained_model)
     client = create_app({"MODEL_DIR": str(tmp_path)}).test_client()
     assert client.get("/readyz").status_code == 200
+
+
+def test_liveness_fails_once_the_served_model_is_gone(tmp_path, trained_model):
+    """A version pruned from a shared volume under a running pod (issue 12 item 6): liveness
+    must fail so the kubelet restarts the container and the failure shows."""
+    import shutil
+
+    vol = tmp_path / "vol"
+    shutil.copytree(trained_model, vol / "1.0")
+    (vol / "current").symlink_to(vol / "1.0")
+    client = create_app({"MODEL_DIR": str(vol / "current")}).test_client()
+    assert client.get("/healthz").status_code == 200 and client.get("/readyz").status_code == 200
+    shutil.rmtree(vol / "1.0")
+    r = client.get("/healthz")
+    assert r.status_code == 503 and r.get_json()["status"] == "model-gone"
+    assert str(vol / "1.0") in r.get_json()["reason"]
+
+
+def test_liveness_fails_when_started_without_a_model(tmp_path):
+    """The restarted container of such a pod: a dangling link, not a corrupt model."""
+    (tmp_path / "current").symlink_to(tmp_path / "1.0")
+    client = create_app({"MODEL_DIR": str(tmp_path / "current")}).test_client()
+    assert client.get("/readyz").status_code == 503
+    r = client.get("/healthz")
+    assert r.status_code == 503 and "no model directory" in r.get_json()["reason"]
+
+
+def test_serving_does_not_import_the_trainer(trained_model):
+    """Model-dir file names live in modeldir: loading and serving never import the trainer
+    (issue 12 item 11)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from faq_engine.web import create_app; "
+            f"c = create_app({{'MODEL_DIR': {str(trained_model)!r}}}).test_client(); "
+            "assert c.get('/readyz').status_code == 200; "
+            "print(sorted(m for m in sys.modules if m.startswith('faq_engine')))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "faq_engine.trainer" not in r.stdout and "faq_engine.ranking" in r.stdout

@@ -5,11 +5,13 @@ import os
 import shutil
 import subprocess
 import threading
+from pathlib import Path
 
 import pytest
 
-from faq_engine.modeldir import stamped
+from faq_engine.modeldir import ModelError, dump_manifest, dump_sums, stamped, verify
 
+ENTRYPOINT = Path(__file__).resolve().parents[2] / "model-image" / "model-copy.sh"
 
 
 def manifest(model_dir):
@@ -18,6 +20,29 @@ def manifest(model_dir):
 
 def versions_on(target):
     return sorted(p.name for p in target.iterdir() if not p.name.startswith(".") and p.name != "current")
+
+
+def leftovers(target):
+    """Anything but versions, the link, the leases and their directories."""
+    return sorted(p.name for p in target.iterdir()
+                  if p.name.startswith(".") and p.name != ".leases")
+
+
+def resign(model_dir, version=None):
+    """Rewrite VERSION, the manifest and SHA256SUMS so they match the files as they are now:
+    a model crafted to pass every checksum."""
+    import hashlib
+
+    m = manifest(model_dir)
+    if version is not None:
+        m["version"] = version
+        (model_dir / "VERSION").write_text(version + "\n")
+    for f in m["files"]:
+        data = (model_dir / f["path"]).read_bytes()
+        f.update(size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    text = dump_manifest(m)
+    (model_dir / "manifest.json").write_text(text)
+    (model_dir / "SHA256SUMS").write_text(dump_sums(m, text))
 
 
 @pytest.fixture
@@ -42,8 +67,10 @@ def test_copy_then_cache_hit(run_copy, source, target):
     for f in manifest(source)["files"]:
         assert (dest / f["path"]).read_bytes() == (source / f["path"]).read_bytes()
     assert (dest / "manifest.json").read_bytes() == (source / "manifest.json").read_bytes()
+    assert (dest / "SHA256SUMS").read_bytes() == (source / "SHA256SUMS").read_bytes()
     assert os.readlink(target / "current") == str(dest)
-    assert [p.name for p in target.iterdir() if p.name.startswith(".")] == []
+    assert leftovers(target) == []
+    verify(dest, "sha256")  # what the busybox side accepted, the Python side accepts
     assert stamped(dest)  # the app then trusts the checksums (MODEL_VERIFY=auto)
 
     r = run_copy(source, target)
@@ -61,7 +88,7 @@ def test_force_verify_repairs_a_damaged_version(run_copy, source, target):
     assert "cache-hit" in run_copy(source, target).stdout  # a stamp is trusted by default
     r = run_copy(source, target, MODEL_FORCE_VERIFY=1)
     assert r.returncode == 0, r.stderr
-    assert "failed verification (vectors.npy: checksum mismatch" in r.stdout
+    assert "failed verification (vectors.npy: checksum mismatch" in r.stdout, r.stdout
     assert victim.read_bytes() == (source / "vectors.npy").read_bytes()
 
 
@@ -79,27 +106,36 @@ def _corrupt(source, name, how):
 
 @pytest.mark.parametrize("name, how, message", [
     ("vectors.npy", "flip", "vectors.npy: checksum mismatch"),
-    ("doc2vec.model", "truncate", "doc2vec.model: size mismatch"),
+    ("doc2vec.model", "truncate", "doc2vec.model: checksum mismatch"),
     ("entries.jsonl", "delete", "entries.jsonl: missing file"),
+    ("manifest.json", "flip", "manifest.json: checksum mismatch"),
+    ("VERSION", "truncate", "VERSION: checksum mismatch"),
 ])
 def test_bad_file_fails_naming_it_and_leaves_nothing(run_copy, source, target, name, how, message):
+    """The contract from both sides: a model dir the trainer wrote, then damaged, is refused by
+    the busybox entrypoint and by the app, each naming the file (issue 12 item 11)."""
     _corrupt(source, name, how)
     r = run_copy(source, target)
     assert r.returncode == 1
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("model-copy: error: ") and message in lines[0]
-    assert list(target.iterdir()) == []  # no version, no link, no staging left behind
+    assert versions_on(target) == [] and leftovers(target) == []  # no version, link or staging
+    assert not (target / "current").exists()
+    with pytest.raises(ModelError) as e:
+        verify(source, "sha256")
+    assert e.value.file == name, e.value
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda t: None, "manifest missing"),
-    (lambda t: t.replace('"format": 1,', '"format": 9,'), 'no "format": 1'),
-    (lambda t: t.replace('"version": "1.0"', '"version": "../x"'), "no single valid"),
-    (lambda t: t.replace('"size": ', '"size": -', 1), "file entries"),
-    (lambda t: json.dumps(json.loads(t)), "malformed manifest"),  # not the canonical layout
+    (lambda t: None, "SHA256SUMS: checksum list missing"),
+    (lambda t: t.replace("  vectors.npy", " *vectors.npy"), "SHA256SUMS: malformed line"),
+    (lambda t: t.replace("  vectors.npy", "  ../vectors.npy"), "SHA256SUMS: malformed line"),
+    (lambda t: t + t.splitlines()[0] + "\n", "lists VERSION twice"),
+    (lambda t: "\n".join(ln for ln in t.splitlines() if "manifest.json" not in ln) + "\n",
+     "does not list manifest.json"),
 ])
-def test_bad_manifest(run_copy, source, target, edit, message):
-    m = source / "manifest.json"
+def test_bad_checksum_list(run_copy, source, target, edit, message):
+    m = source / "SHA256SUMS"
     text = edit(m.read_text())
     if text is None:
         m.unlink()
@@ -108,6 +144,21 @@ def test_bad_manifest(run_copy, source, target, edit, message):
     r = run_copy(source, target)
     assert r.returncode == 1 and message in r.stderr, r.stderr
     assert list(target.iterdir()) == []
+
+
+def test_a_new_manifest_format_needs_no_new_entrypoint(run_copy, source, target):
+    """The entrypoint checks SHA256SUMS, never the manifest's format: the app decides which
+    formats it reads (issue 12 item 11)."""
+    m = manifest(source)
+    m["format"] = 3
+    m["something_new"] = {"nested": [1, 2]}
+    text = json.dumps(m)  # any JSON layout
+    (source / "manifest.json").write_text(text)
+    (source / "SHA256SUMS").write_text(dump_sums(m, text))
+    r = run_copy(source, target)
+    assert r.returncode == 0, r.stderr
+    with pytest.raises(ModelError, match="unsupported manifest format 3"):
+        verify(target / "1.0")
 
 
 def test_target_missing_or_not_writable(run_copy, source, tmp_path):
@@ -134,7 +185,7 @@ def test_disk_full_fails_cleanly(run_copy, source, tmp_path):
         r = run_copy(source, small)
         assert r.returncode == 1 and "disk full" in r.stderr, r.stderr
         assert versions_on(small) == [] and not (small / "current").exists()
-        assert [p for p in small.iterdir()] == []
+        assert leftovers(small) == []
     finally:
         subprocess.run(["umount", str(small)], check=True)
 
@@ -149,17 +200,16 @@ def test_concurrent_copies_leave_one_intact_version(run_copy, source, target):
         t.join()
     assert [r.returncode for r in results] == [0, 0, 0], [r.stderr for r in results]
     assert versions_on(target) == ["1.0"]
-    assert [p.name for p in target.iterdir() if p.name.startswith(".")] == []
+    assert leftovers(target) == []
     for f in manifest(source)["files"]:
         assert (target / "1.0" / f["path"]).read_bytes() == (source / f["path"]).read_bytes()
 
 
 def test_prunes_old_versions(run_copy, source, target):
-    m = source / "manifest.json"
     for i, v in enumerate(["1", "2", "3", "4"]):
-        m.write_text(m.read_text().replace(
-            f'"version": "{manifest(source)["version"]}"', f'"version": "{v}"'))
-        r = run_copy(source, target, MODEL_KEEP=2)
+        resign(source, version=v)
+        # Each version by another pod that is gone since (no lease counts: TTL 0).
+        r = run_copy(source, target, MODEL_KEEP=2, MODEL_LEASE_TTL=0, HOSTNAME=f"pod-{v}")
         assert r.returncode == 0, r.stderr
         # Recency is by modification time (seconds): space the versions out as real rollouts are.
         os.utime(target / v, (1_700_000_000 + i * 60,) * 2)
@@ -173,3 +223,163 @@ def test_link_outside_the_target(run_copy, source, target, tmp_path):
     assert r.returncode == 0, r.stderr
     assert os.readlink(link) == str(target / "1.0")
     assert not (target / "current").exists()
+
+
+# --- disk full, killed runs, names in the way (issue 12 item 9) ----------------------------------
+
+def test_disk_full_during_the_copy_says_so(run_copy, source, tmp_path):
+    """Room enough by `df` for the bytes, not for the pages the files take: the copy itself
+    hits ENOSPC, which must come out as the documented line, not `sh: write error`."""
+    small = tmp_path / "small"
+    small.mkdir()
+    total = sum((source / n).stat().st_size for n in os.listdir(source))
+    size = (total + 4095) // 4096 * 4096 + 4096
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(small)], check=True)
+    try:
+        r = run_copy(source, small)
+        assert r.returncode == 1, r.stdout
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and "disk full while copying" in lines[0], r.stderr
+        assert "write error" not in r.stderr and "copy failed" not in r.stderr
+        assert versions_on(small) == [] and leftovers(small) == []
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
+
+
+def test_retry_after_kill_9_as_pid_1(source, target, tmp_path, busybox):
+    """An init container killed mid-copy restarts with the same hostname and PID 1: the retry
+    must not trip over what the killed run left."""
+    applets = subprocess.run([busybox, "--list"], capture_output=True, text=True).stdout.split()
+    for d in ("bb", "slow-bb"):
+        (tmp_path / d).mkdir()
+        for a in applets:
+            (tmp_path / d / a).symlink_to(busybox)
+    slow = tmp_path / "slow-bb"
+    (slow / "cat").unlink()
+    (slow / "cat").write_text(f"#!{busybox} sh\nsleep 60\nexec {busybox} cat \"$@\"\n")
+    (slow / "cat").chmod(0o755)
+    env = {"PATH": f"{slow}:/usr/bin:/bin", "MODEL_SOURCE": str(source),
+           "MODEL_TARGET": str(target), "HOSTNAME": "test"}
+    # PID 1 in its own PID namespace, as in a container.
+    killed = subprocess.Popen(["unshare", "--fork", "--pid", busybox, "sh", str(ENTRYPOINT)],
+                              env=env, start_new_session=True)
+    for _ in range(200):
+        if any(p.name.startswith(".staging-") for p in target.iterdir()):
+            break
+        threading.Event().wait(0.05)
+    else:
+        killed.kill()
+        pytest.fail("the slow copy never started staging")
+    os.killpg(killed.pid, 9)
+    killed.wait()
+    stale = [p.name for p in target.iterdir() if p.name.startswith(".staging-")]
+    assert len(stale) == 1
+    e = {k: v for k, v in env.items()}
+    e["PATH"] = f"{tmp_path / 'bb'}:/usr/bin:/bin"
+    r = subprocess.run(["unshare", "--fork", "--pid", busybox, "sh", str(ENTRYPOINT)], env=e,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "version=1.0 copied" in r.stdout
+    # The killed run's staging stays until a prune finds it 2 hours old.
+    assert leftovers(target) == stale and versions_on(target) == ["1.0"]
+    verify(target / "current", "sha256")
+
+
+def test_a_version_named_like_the_link_is_refused(run_copy, source, target):
+    resign(source, version="current")
+    r = run_copy(source, target)
+    assert r.returncode == 1 and "is the name of the link" in r.stderr, r.stderr
+    assert list(target.iterdir()) == []
+
+
+def test_a_stray_current_directory_is_refused_and_left_alone(run_copy, source, target):
+    (target / "current").mkdir()
+    r = run_copy(source, target)
+    assert r.returncode == 1 and "current: exists and is not a symlink" in r.stderr, r.stderr
+    assert list((target / "current").iterdir()) == []
+    assert leftovers(target) == [] and versions_on(target) == []
+    # A stray link in the place of the temporary one (a killed run) does not end up inside a
+    # verified version either.
+    (target / "current").rmdir()
+    assert run_copy(source, target).returncode == 0
+    (target / ".current.tmp.test").symlink_to(target / "1.0")
+    assert run_copy(source, target).returncode == 0
+    assert sorted(p.name for p in (target / "1.0").iterdir() if p.is_symlink()) == []
+    assert leftovers(target) == []
+
+
+# --- concurrent versions, shared volumes (issue 12 items 6 and 7) --------------------------------
+
+def _version_source(source, tmp_path, v):
+    src = tmp_path / f"src-{v}"
+    shutil.copytree(source, src)
+    resign(src, version=v)
+    return src
+
+
+def test_concurrent_versions_never_leave_the_link_dangling(run_copy, source, target, tmp_path):
+    """MODEL_KEEP=1 and two versions copied at once, many rounds: both succeed and the link
+    always points at a complete version."""
+    srcs = [_version_source(source, tmp_path, v) for v in ("1.0", "1.1")]
+    for rnd in range(10):
+        results = []
+        threads = [threading.Thread(target=lambda s=s: results.append(
+            run_copy(s, target, MODEL_KEEP=1))) for s in srcs]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
+        current = target / "current"
+        assert current.is_dir() and stamped(current.resolve()), (rnd, os.readlink(current))
+        verify(current, "sha256")
+        assert leftovers(target) == []
+        for v in versions_on(target):  # next round copies both again
+            shutil.rmtree(target / v)
+        shutil.rmtree(target / ".leases")
+
+
+def test_prune_spares_a_version_a_live_pod_holds(run_copy, source, target, tmp_path):
+    """Stable on 1.0, a canary and later versions on the same volume with keep 1: 1.0 stays
+    while the stable pod's lease is fresh, and goes once nobody refreshed it for the TTL."""
+    s10, s11, s12 = (_version_source(source, tmp_path, v) for v in ("1.0", "1.1", "1.2"))
+    stable_link = tmp_path / "stable" / "current"
+    assert run_copy(s10, target, HOSTNAME="stable", MODEL_LINK=stable_link).returncode == 0
+    os.utime(target / "1.0", (1_700_000_000,) * 2)  # old: first in line for pruning
+    for s in (s11, s12):
+        r = run_copy(s, target, HOSTNAME="canary", MODEL_KEEP=1,
+                     MODEL_LINK=tmp_path / "canary" / "current")
+        assert r.returncode == 0, r.stderr
+        assert "kept version 1.0 (leased by a live pod)" in r.stdout
+    assert "1.0" in versions_on(target)
+    verify(stable_link, "sha256")
+    # The stable pod is gone: its lease ages past the TTL, the next prune takes 1.0.
+    lease = target / ".leases" / "1.0" / "stable"
+    os.utime(lease, (1_700_000_000,) * 2)
+    r = run_copy(s12, target, HOSTNAME="canary-2", MODEL_KEEP=1,
+                 MODEL_LINK=tmp_path / "canary" / "current")
+    assert r.returncode == 0 and "pruned version 1.0" in r.stdout, r.stdout
+    assert "1.0" not in versions_on(target) and not (target / ".leases" / "1.0").exists()
+
+
+def test_hold_keeps_the_lease_fresh_and_drops_it_on_term(run_copy, shell, source, target, tmp_path):
+    bb = tmp_path / "bb"
+    env = {"PATH": f"{bb}:/usr/bin:/bin", "MODEL_SOURCE": str(source), "MODEL_TARGET": str(target),
+           "HOSTNAME": "pod-a", "MODEL_LEASE_REFRESH": "1"}
+    hold = subprocess.Popen([*shell, str(ENTRYPOINT), "hold"], env=env, stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        lease = target / ".leases" / "1.0" / "pod-a"
+        for _ in range(100):
+            if lease.exists():
+                break
+            threading.Event().wait(0.05)
+        assert lease.exists()
+        os.utime(lease, (1_700_000_000,) * 2)
+        threading.Event().wait(2.5)
+        assert lease.stat().st_mtime > 1_700_000_000 + 1000  # refreshed
+        hold.terminate()
+        assert hold.wait(10) == 0
+        assert not lease.exists()
+    finally:
+        hold.kill()
