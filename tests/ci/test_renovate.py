@@ -151,11 +151,20 @@ def requirement_pins(path: Path) -> dict[str, str]:
             continue
         name, sep, version = line.partition("==")
         assert sep, f"{path.name}: {line!r} is not pinned with =="
-        pins[name.strip().lower()] = version.strip()
+        pins[re.sub(r"\[.*\]", "", name).strip().lower()] = version.split(";")[0].strip()
     return pins
 
 
-@pytest.mark.parametrize("name", ["requirements.txt", "requirements-dev.txt"])
+REQUIREMENT_FILES = sorted(
+    f for f in subprocess.run(["git", "ls-files", "*requirements*.txt"], cwd=ROOT,
+                              capture_output=True, text=True, check=True).stdout.split())
+
+
+def test_the_requirement_files_are_found():
+    assert {"requirements.txt", "requirements-dev.txt"} <= set(REQUIREMENT_FILES)
+
+
+@pytest.mark.parametrize("name", REQUIREMENT_FILES)
 def test_renovate_extracts_every_requirement_pin(extracted, name):
     deps = {d["depName"].lower(): d for d in extracted.get(name, [])}
     for pkg, version in requirement_pins(ROOT / name).items():
