@@ -107,3 +107,11 @@ def test_default_app_tag_is_the_app_version():
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     assert str(values["image"]["tag"]).split("@")[0] == chart["appVersion"]
+
+
+def test_batch_job_runs_the_same_tag_at_digest_images(render):
+    m = render(values={"batch": {"enabled": True}, "image": {"tag": f"1.1.0@{DIGEST2}"},
+                       "model": {"tag": f"1.1@{DIGEST}"}})
+    pod = m.one("Job")["spec"]["template"]["spec"]
+    assert container(pod, "model", init=True)["image"].endswith(f":1.1@{DIGEST}")
+    assert {c["image"] for c in pod["containers"]} == {f"{APP}:1.1.0@{DIGEST2}"}
