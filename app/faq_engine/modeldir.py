@@ -48,6 +48,16 @@ _CHUNK = 1 << 20
 # File names inside a model directory (the trainer writes them, the scorers read them).
 DOC2VEC = "doc2vec.model"
 VECTORS = "vectors.npy"
+ENCODER_WEIGHTS = "encoder.safetensors"
+ENCODER_CONFIG = "encoder.config.json"
+TOKENIZER_VOCAB = "tokenizer.vocab.txt"
+TOKENIZER_JSON = "tokenizer.json"
+EMBEDDINGS = "embeddings.npy"
+MODEL_LICENSE = "LICENSE"
+MODEL_CARD = "model-card.md"
+# Model kinds and the scorers (with weights) each ranks with; the manifest names both.
+KINDS = ("doc2vec", "embedding")
+DEFAULT_KIND = "doc2vec"  # manifests written before kinds existed
 
 
 class ModelError(Exception):

@@ -1,77 +1,26 @@
 """Loading a verified model directory and ranking FAQ entries for a question.
 
-The served score mixes two signals: BM25 over the entries' words (scaled so the best match of
-a query scores 1) and the cosine between the query's inferred Doc2Vec vector and each entry's
-vector. BM25 catches exact terms; Doc2Vec catches related wording. bench/eval_ranking.py shows
-the mix beats either alone.
+A model is a list of scorers with weights, both named in its manifest (``scorers``; see
+faq_engine/scorers for the registry). The served score of an entry is the weighted sum of the
+scorers' scores; a scorer with no signal for a question (BM25 with no known word, Doc2Vec with
+no known word) sits out. A Doc2Vec model mixes BM25 (exact terms) with Doc2Vec (related
+wording); an embedding model ranks by the sentence embedding alone, because adding BM25 lowered
+its quality on paraphrased questions (bench/eval_ranking.py).
 """
 
 from __future__ import annotations
 
-import re
-import threading
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from gensim.models.doc2vec import Doc2Vec
-from gensim.utils import SaveLoad
 
-from .index import Bm25, EntryStore
-from .modeldir import DOC2VEC, VECTORS, ModelError, listed_file, safe_unpickle, verify
+from .index import EntryStore
+from .modeldir import DEFAULT_KIND, KINDS, MANIFEST, ModelError, listed_file, verify
+from .scorers import REGISTRY, scorer_class
 from .text import tokenize
-
-# The only globals a Doc2Vec pickle written by our trainer refers to (gensim 4.4, numpy 1.x
-# and 2.x spellings). Anything else in a model's doc2vec.model is refused before it runs.
-DOC2VEC_PICKLE_GLOBALS = frozenset({
-    ("gensim.models.doc2vec", "Doc2Vec"),
-    ("gensim.models.keyedvectors", "KeyedVectors"),
-    ("gensim.utils", "call_on_class_only"),
-    ("collections", "defaultdict"),
-    ("builtins", "hash"),
-    ("builtins", "int"),
-    ("numpy", "dtype"),
-    ("numpy", "ndarray"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.random._mt19937", "MT19937"),
-    ("numpy.random._pickle", "__bit_generator_ctor"),
-    ("numpy.random._pickle", "__randomstate_ctor"),
-})
-_ATTRIBUTE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _check_separate_arrays(obj, fname: str, model_dir: Path, manifest: dict) -> None:
-    """gensim loads arrays saved apart from the pickle from ``<fname>.<attribute>.npy``, with
-    attribute names the pickle itself lists: each must be a plain name and a listed regular
-    file, so a crafted pickle cannot point the loader anywhere else."""
-    if getattr(obj, "__scipys", []):
-        raise ModelError(f"{fname}: sparse attributes are not supported", DOC2VEC)
-    for attrib in getattr(obj, "__recursive_saveloads", []):
-        if not isinstance(attrib, str) or not _ATTRIBUTE.fullmatch(attrib):
-            raise ModelError(f"{fname}: bad attribute name {attrib!r}", DOC2VEC)
-        _check_separate_arrays(getattr(obj, attrib), f"{fname}.{attrib}", model_dir, manifest)
-    for attrib in getattr(obj, "__numpys", []):
-        if not isinstance(attrib, str) or not _ATTRIBUTE.fullmatch(attrib):
-            raise ModelError(f"{fname}: bad attribute name {attrib!r}", DOC2VEC)
-        listed_file(model_dir, manifest, f"{fname}.{attrib}.npy")
-
-
-def load_doc2vec(model_dir: Path, manifest: dict) -> Doc2Vec:
-    """gensim's Doc2Vec.load, with the pickle read by a restricted unpickler from the listed
-    file and every separately saved array checked as listed before gensim maps it."""
-    model = safe_unpickle(model_dir, manifest, DOC2VEC, DOC2VEC_PICKLE_GLOBALS)
-    if not isinstance(model, Doc2Vec):
-        raise ModelError(f"{model_dir / DOC2VEC}: not a Doc2Vec model", DOC2VEC)
-    _check_separate_arrays(model, DOC2VEC, model_dir, manifest)
-    path = str(listed_file(model_dir, manifest, DOC2VEC))
-    # What SaveLoad.load does after unpickling (mmap: gunicorn workers forked after this share
-    # the pages instead of copying them).
-    model._load_specials(path, "r", False, SaveLoad._adapt_by_suffix(path)[1])
-    return model
-
-MODES = ("hybrid", "bm25", "doc2vec")
 
 
 @dataclass
@@ -80,61 +29,80 @@ class Answer:
     score: float
 
 
+@dataclass
+class ModelFiles:
+    """What a scorer gets to load itself: the manifest and the checked path of a listed file."""
+
+    dir: Path
+    manifest: dict
+    entries: int
+
+    def path(self, name: str) -> Path:
+        return listed_file(self.dir, self.manifest, name)
+
+
+def model_scorers(manifest: dict) -> tuple[str, list[tuple[str, float]]]:
+    """The model's kind and its (scorer, weight) list, checked. Raises ModelError naming the
+    unknown kind or scorer. Manifests from before kinds existed are Doc2Vec hybrids."""
+    kind = manifest.get("kind", DEFAULT_KIND)
+    if kind not in KINDS:
+        raise ModelError(f"{MANIFEST}: unknown model kind {kind!r} (this app knows "
+                         f"{', '.join(KINDS)})", MANIFEST)
+    raw = manifest.get("scorers")
+    if raw is None and "kind" not in manifest:
+        rank = manifest.get("ranking", {})
+        raw = [{"name": "bm25", "weight": rank.get("lexical_weight")},
+               {"name": "doc2vec", "weight": rank.get("vector_weight")}]
+    if not isinstance(raw, list) or not raw:
+        raise ModelError(f"{MANIFEST}: no scorers listed", MANIFEST)
+    out = []
+    for s in raw:
+        name = s.get("name") if isinstance(s, dict) else None
+        weight = s.get("weight") if isinstance(s, dict) else None
+        if not isinstance(name, str) or name not in REGISTRY:
+            raise ModelError(f"{MANIFEST}: unknown scorer {name!r} (this app knows "
+                             f"{', '.join(REGISTRY)})", MANIFEST)
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) \
+                or not math.isfinite(weight) or weight <= 0:
+            raise ModelError(f"{MANIFEST}: scorer {name!r} has bad weight {weight!r}", MANIFEST)
+        if name in dict(out):
+            raise ModelError(f"{MANIFEST}: scorer {name!r} listed twice", MANIFEST)
+        out.append((name, float(weight)))
+    return kind, out
+
+
 class Ranker:
     def __init__(self, model_dir: str | Path, verify_mode: str = "auto"):
         started = time.monotonic()
         self.model_dir = Path(model_dir)
         self.manifest = verify(self.model_dir, verify_mode)
         self.version: str = self.manifest["version"]
-        rank = self.manifest["ranking"]
-        self.lexical_weight = float(rank["lexical_weight"])
-        self.vector_weight = float(rank["vector_weight"])
-        self.seed = int(self.manifest["training"]["seed"])
-        self.model = load_doc2vec(self.model_dir, self.manifest)
-        self.vectors = np.load(self.path(VECTORS), mmap_mode="r")
-        self.entries = EntryStore(self.path)
-        self.bm25 = Bm25(self.path, len(self.entries))
-        self._infer_lock = threading.Lock()
+        self.kind, self.weights = model_scorers(self.manifest)
+        files = ModelFiles(self.model_dir, self.manifest, 0)
+        self.entries = EntryStore(files.path)
+        files.entries = len(self.entries)
+        self.scorers = {name: scorer_class(name)(files) for name, _ in self.weights}
         self.load_seconds = time.monotonic() - started
 
-    def path(self, name: str) -> Path:
-        """The checked path of a file this model lists (modeldir.listed_file)."""
-        return listed_file(self.model_dir, self.manifest, name)
+    def scores(self, question: str, weights: dict[str, float] | None = None) -> np.ndarray | None:
+        """Per-entry scores, or None when no scorer has a signal for the question.
 
-    def query_vector(self, tokens: list[str]) -> np.ndarray | None:
-        known = [t for t in tokens if t in self.model.wv.key_to_index]
-        if not known:
-            return None
-        with self._infer_lock:
-            # infer_vector draws negative samples from model.random: reseeding makes the same
-            # question always get the same vector (and so the same answers).
-            self.model.random = np.random.RandomState(self.seed)
-            v = self.model.infer_vector(known)
-        n = np.linalg.norm(v)
-        return (v / n).astype(np.float32) if n > 0 else None
-
-    def scores(self, question: str, mode: str = "hybrid") -> np.ndarray | None:
-        """Per-entry scores, or None when the question has no word the model knows."""
+        ``weights`` overrides the manifest's (a subset of this model's scorers: benches)."""
+        use = dict(self.weights) if weights is None else weights
+        unknown = set(use) - set(self.scorers)
+        if unknown:
+            raise ValueError(f"this model has no scorer {', '.join(sorted(unknown))}")
         tokens = tokenize(question)
-        lexical = self.bm25.scores(tokens) if mode != "doc2vec" else None
-        qv = self.query_vector(tokens) if mode != "bm25" else None
-        semantic = self.vectors @ qv if qv is not None else None
-        if mode == "bm25":
-            return lexical if lexical.max(initial=0) > 0 else None
-        if mode == "doc2vec":
-            return semantic
-        top = lexical.max(initial=0)
-        if top <= 0 and semantic is None:
-            return None
-        combined = np.zeros(len(self.entries), dtype=np.float32)
-        if top > 0:
-            combined += self.lexical_weight * (lexical / top)
-        if semantic is not None:
-            combined += self.vector_weight * semantic
-        return combined
+        combined = None
+        for name, w in use.items():
+            s = self.scorers[name].scores(question, tokens)
+            if s is not None:
+                combined = w * s if combined is None else combined + w * s
+        return None if combined is None else np.asarray(combined, dtype=np.float32)
 
-    def rank(self, question: str, top_k: int = 3, mode: str = "hybrid") -> list[Answer]:
-        scores = self.scores(question, mode)
+    def rank(self, question: str, top_k: int = 3,
+             weights: dict[str, float] | None = None) -> list[Answer]:
+        scores = self.scores(question, weights)
         if scores is None:
             return []
         k = min(top_k, len(scores))

@@ -39,9 +39,9 @@ def test_unknown_words_give_no_answers(ranker):
     assert ranker.rank("?!", 3) == []
 
 
-@pytest.mark.parametrize("mode", ["bm25", "doc2vec", "hybrid"])
-def test_every_mode_ranks(ranker, mode):
-    answers = ranker.rank("helm rollback", 3, mode=mode)
+@pytest.mark.parametrize("weights", [{"bm25": 1.0}, {"doc2vec": 1.0}, None])
+def test_every_scorer_ranks(ranker, weights):
+    answers = ranker.rank("helm rollback", 3, weights=weights)
     assert len(answers) == 3
 
 
