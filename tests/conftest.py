@@ -33,6 +33,16 @@ def trained_model(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def embedding_model(tmp_path_factory) -> Path:
+    """The sample FAQ as an embedding model (version 2.0, default weights). Read-only."""
+    from faq_engine.trainer import train
+
+    out = tmp_path_factory.mktemp("embedding") / "2.0"
+    train(SAMPLE_FAQ, out, version="2.0", kind="embedding")
+    return out
+
+
+@pytest.fixture(scope="session")
 def images() -> dict[str, str]:
     """Build the app image and model images 1.0 and 1.1 through the project's own script.
 

@@ -155,3 +155,66 @@ def test_separately_saved_arrays_load_only_when_listed(tmp_path, sample_faq):
     _relist(out, drop={apart[0]})
     with pytest.raises(ModelError, match=f"{apart[0]} is not listed"):
         Ranker(out, "sha256")
+
+
+# --- a model is a list of scorers named in its manifest -----------------------------------------
+
+def _edit_manifest(model, change):
+    import json
+
+    from faq_engine.modeldir import MANIFEST, dump_manifest
+
+    m = json.loads((model / MANIFEST).read_text())
+    change(m)
+    (model / MANIFEST).write_text(dump_manifest(m))
+
+
+def test_manifest_names_kind_and_scorers(ranker):
+    assert ranker.kind == "doc2vec"
+    assert ranker.weights == [("bm25", 0.7), ("doc2vec", 0.3)]
+    assert ranker.manifest["scorers"] == [{"name": "bm25", "weight": 0.7},
+                                          {"name": "doc2vec", "weight": 0.3}]
+
+
+def test_manifest_without_kind_is_the_doc2vec_hybrid(ranker, model_copy):
+    _edit_manifest(model_copy, lambda m: (m.pop("kind"), m.pop("scorers")))
+    old = Ranker(model_copy)
+    assert old.weights == ranker.weights
+    assert old.answer("roll back to the old model", 3) == ranker.answer("roll back to the old model", 3)
+
+
+def test_weights_come_from_the_manifest(ranker, model_copy):
+    _edit_manifest(model_copy, lambda m: m.__setitem__("scorers", [{"name": "bm25", "weight": 2}]))
+    bm25_only = Ranker(model_copy)
+    assert list(bm25_only.scorers) == ["bm25"]
+    q = "helm rollback"
+    assert [a.index for a in bm25_only.rank(q, 5)] == \
+        [a.index for a in ranker.rank(q, 5, weights={"bm25": 1.0})]
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda m: m.__setitem__("kind", "bert-xl"), "unknown model kind 'bert-xl'"),
+    (lambda m: m["scorers"].append({"name": "colbert", "weight": 1}), "unknown scorer 'colbert'"),
+    (lambda m: m.__setitem__("scorers", []), "no scorers listed"),
+    (lambda m: m["scorers"][0].__setitem__("weight", -1), "scorer 'bm25' has bad weight -1"),
+])
+def test_unknown_kind_or_scorer_is_a_clear_error_at_load(model_copy, change, message):
+    from faq_engine.modeldir import ModelError
+
+    _edit_manifest(model_copy, change)
+    with pytest.raises(ModelError, match=message) as e:
+        Ranker(model_copy)
+    assert e.value.file == "manifest.json"
+
+
+def test_unknown_kind_leaves_the_app_unready_with_the_reason(model_copy):
+    from faq_engine.web import create_app
+
+    _edit_manifest(model_copy, lambda m: m.__setitem__("kind", "bert-xl"))
+    r = create_app({"MODEL_DIR": str(model_copy), "TESTING": True}).test_client().get("/readyz")
+    assert r.status_code == 503 and "unknown model kind 'bert-xl'" in r.get_json()["reason"]
+
+
+def test_a_scorer_not_in_the_model_is_refused(ranker):
+    with pytest.raises(ValueError, match="no scorer embedding"):
+        ranker.rank("helm", 3, weights={"embedding": 1.0})
