@@ -151,7 +151,7 @@ def test_separately_saved_arrays_load_only_when_listed(tmp_path, sample_faq):
     assert apart, "expected gensim to save large arrays apart"
     r = Ranker(out, "sha256")
     assert r.rank("helm rollback", 3)
-    assert r.model.wv.vectors.filename  # memory-mapped from the listed file
+    assert r.scorers["doc2vec"].model.wv.vectors.filename  # memory-mapped from the listed file
     _relist(out, drop={apart[0]})
     with pytest.raises(ModelError, match=f"{apart[0]} is not listed"):
         Ranker(out, "sha256")
