@@ -1,0 +1,63 @@
+"""Switching a release between model kinds on a real cluster: Doc2Vec 1.0 -> embedding 2.0 with
+only `helm upgrade --set model.tag=2.0`, under continuous load, with zero failed requests; and
+back with `helm rollback`. One app image serves both kinds."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+
+import pytest
+from lifecycle import CHART, Load, helm, versions_answering
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+RELEASE = "faq-kinds"
+
+
+@pytest.fixture(scope="module")
+def namespace(kubectl, images, load_images):
+    from kube_helpers import unique_name
+
+    load_images(images["app"], images["model-1.0"], images["model-2.0"])
+    name = unique_name("faq-kinds")
+    labels = {f"pod-security.kubernetes.io/{m}": "restricted" for m in ("enforce", "warn", "audit")}
+    kubectl.apply({"apiVersion": "v1", "kind": "Namespace",
+                   "metadata": {"name": name, "labels": labels}})
+    yield name
+    helm("uninstall", RELEASE, "-n", name, "--wait", check=False)
+    kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def model_info(url: str) -> dict:
+    with urllib.request.urlopen(f"{url}/v1/model", timeout=5) as r:  # noqa: S310 - cluster-local
+        return json.load(r)
+
+
+def test_doc2vec_to_embedding_and_back_under_load(kubectl, namespace):
+    helm("install", RELEASE, str(CHART), "-n", namespace, "--set", "replicaCount=2",
+         "--wait", "--timeout", "5m")
+    url = kubectl.service_url(namespace, RELEASE)
+    assert model_info(url)["kind"] == "doc2vec"
+    assert versions_answering(url) == {"1.0": 30}
+
+    with Load(url) as load:
+        started = time.monotonic()
+        helm("upgrade", RELEASE, str(CHART), "-n", namespace, "--reuse-values",
+             "--set", "model.tag=2.0", "--wait", "--timeout", "5m")
+        rollout = time.monotonic() - started
+        time.sleep(3)
+    r = load.result
+    print(f"doc2vec 1.0 -> embedding 2.0: {r.summary()}; rollout {rollout:.1f}s")
+    assert r.failed == 0, r.summary()
+    assert r.ok > 100 and r.versions["2.0"] > 0
+    assert versions_answering(url) == {"2.0": 30}
+    info = model_info(url)
+    assert info["kind"] == "embedding" and info["scorers"] == [{"name": "embedding", "weight": 1.0}]
+
+    with Load(url) as load:
+        helm("rollback", RELEASE, "-n", namespace, "--wait", "--timeout", "5m")
+        time.sleep(3)
+    print(f"rollback to doc2vec 1.0: {load.result.summary()}")
+    assert load.result.failed == 0, load.result.summary()
+    assert versions_answering(url) == {"1.0": 30}
