@@ -15,7 +15,7 @@ import pytest
 from faq_engine.encoder import EncoderError, read_safetensors
 from faq_engine.faq import load_faq
 from faq_engine.modeldir import (EMBEDDINGS, ENCODER_WEIGHTS, MANIFEST, ModelError,
-                                 dump_manifest, verify)
+                                 dump_manifest, dump_sums, verify)
 from faq_engine.ranking import Ranker
 from faq_engine.trainer import default_encoder_dir, train
 from faq_engine.web import create_app
@@ -166,9 +166,12 @@ def emb_copy(embedding_model, tmp_path) -> Path:
 
 
 def _edit_manifest(model: Path, change) -> None:
+    """Change the manifest and rewrite SHA256SUMS to match (a crafted, consistent model)."""
     m = json.loads((model / MANIFEST).read_text())
     change(m)
-    (model / MANIFEST).write_text(dump_manifest(m))
+    text = dump_manifest(m)
+    (model / MANIFEST).write_text(text)
+    (model / "SHA256SUMS").write_text(dump_sums(m, text))
 
 
 def test_unlisted_file_is_refused(emb_copy):

@@ -162,11 +162,13 @@ def test_separately_saved_arrays_load_only_when_listed(tmp_path, sample_faq):
 def _edit_manifest(model, change):
     import json
 
-    from faq_engine.modeldir import MANIFEST, dump_manifest
+    from faq_engine.modeldir import MANIFEST, dump_manifest, dump_sums
 
     m = json.loads((model / MANIFEST).read_text())
     change(m)
-    (model / MANIFEST).write_text(dump_manifest(m))
+    text = dump_manifest(m)
+    (model / MANIFEST).write_text(text)
+    (model / "SHA256SUMS").write_text(dump_sums(m, text))
 
 
 def test_manifest_names_kind_and_scorers(ranker):
