@@ -12,7 +12,7 @@ import pytest
 from lifecycle import CHART, Load, helm, versions_answering
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
-RELEASE = "faq-kinds"
+RELEASE = "faq-engine"  # contains the chart name: the Service is "faq-engine"
 
 
 @pytest.fixture(scope="module")
