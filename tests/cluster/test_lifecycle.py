@@ -2,7 +2,9 @@
 corrupt model and a lost pod, all with zero failed requests; canary; PVC cache hits; ct install.
 
 Runs in a namespace that enforces Pod Security "restricted". Tests in this module run in order
-and share one release (like a user's session of helm commands).
+and share one release (like a user's session of helm commands), once per model volume mode in
+MODES: `emptyDir` (an init container copies and verifies the model) and `image` (the model image
+mounted as a Kubernetes image volume: no copy, the app verifies it at load).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from lifecycle import CHART, ROOT, Load, helm, host_claim, versions_answering
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 RELEASE = "faq-engine"  # contains the chart name, so the fullname (and Service) is "faq-engine"
 TIMINGS: dict[str, float] = {}
+# model.volume.type -> the helm install flags selecting it (upgrades reuse the values)
+MODES = {"emptyDir": [], "image": ["--set", "model.volume.type=image"]}
 
 
 @pytest.fixture(scope="module")
@@ -26,11 +30,16 @@ def cluster_images(images, load_images):
     return images
 
 
+@pytest.fixture(scope="module", params=list(MODES))
+def mode(request) -> str:
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def namespace(kubectl, cluster_images):
+def namespace(kubectl, cluster_images, mode):
     from kube_helpers import unique_name
 
-    name = unique_name("faq-life")
+    name = unique_name(f"faq-life-{mode.lower()}")
     labels = {f"pod-security.kubernetes.io/{m}": "restricted" for m in ("enforce", "warn", "audit")}
     kubectl.apply({"apiVersion": "v1", "kind": "Namespace",
                    "metadata": {"name": name, "labels": labels}})
@@ -50,6 +59,11 @@ def app_pods(kubectl, namespace, track="stable"):
     return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
 
 
+def image_tag(ref: str) -> str:
+    """The tag of repo:tag[@digest]."""
+    return ref.split("@")[0].rsplit(":", 1)[1]
+
+
 def timed(name, fn):
     start = time.monotonic()
     out = fn()
@@ -57,76 +71,111 @@ def timed(name, fn):
     return out
 
 
-def test_1_install_two_replicas_ready_and_helm_test(kubectl, namespace, url):
-    timed("install", lambda: helm("install", RELEASE, str(CHART), "-n", namespace,
-                                  "--set", "replicaCount=2", "--wait", "--timeout", "5m"))
+def test_1_install_two_replicas_ready_and_helm_test(kubectl, mode, namespace, url):
+    timed(f"{mode} install", lambda: helm("install", RELEASE, str(CHART), "-n", namespace,
+                                          "--set", "replicaCount=2", *MODES[mode],
+                                          "--wait", "--timeout", "5m"))
     pods = app_pods(kubectl, namespace)
     assert len(pods) == 2
     assert all(c["ready"] for p in pods for c in p["status"]["containerStatuses"])
+    volumes = {v["name"]: v for v in pods[0]["spec"]["volumes"]}
+    inits = [c["name"] for c in pods[0]["spec"].get("initContainers", [])]
+    if mode == "image":  # the model image itself is the volume: nothing copies it
+        assert image_tag(volumes["model"]["image"]["reference"]) == "1.0", volumes
+        assert "model" not in inits, inits
+    else:
+        assert "emptyDir" in volumes["model"] and "model" in inits, (volumes, inits)
     out = helm("test", RELEASE, "-n", namespace, "--logs", "--timeout", "3m").stdout
     assert "model 1.0 answered" in out, out
     assert versions_answering(url()) == {"1.0": 30}
 
 
-def test_2_upgrade_model_under_load_no_failed_request(namespace, url):
+def test_2_upgrade_model_under_load_no_failed_request(mode, namespace, url):
     with Load(url()) as load:
-        timed("upgrade 1.0->1.1", lambda: helm(
+        timed(f"{mode} upgrade 1.0->1.1", lambda: helm(
             "upgrade", RELEASE, str(CHART), "-n", namespace, "--reuse-values",
             "--set", "model.tag=1.1", "--wait", "--timeout", "5m"))
         time.sleep(3)
     r = load.result
-    print(f"upgrade: {r.summary()}; rollout {TIMINGS['upgrade 1.0->1.1']:.1f}s")
+    print(f"{mode} upgrade: {r.summary()}; rollout {TIMINGS[f'{mode} upgrade 1.0->1.1']:.1f}s")
     assert r.failed == 0, r.summary()
     assert r.ok > 100 and r.versions["1.1"] > 0
     assert versions_answering(url()) == {"1.1": 30}
 
 
-def test_3_rollback_under_load_no_failed_request(namespace, url):
+def test_3_rollback_under_load_no_failed_request(mode, namespace, url):
     with Load(url()) as load:
-        timed("rollback 1.1->1.0", lambda: helm(
+        timed(f"{mode} rollback 1.1->1.0", lambda: helm(
             "rollback", RELEASE, "-n", namespace, "--wait", "--timeout", "5m"))
         time.sleep(3)
     r = load.result
-    print(f"rollback: {r.summary()}; rollout {TIMINGS['rollback 1.1->1.0']:.1f}s")
+    print(f"{mode} rollback: {r.summary()}; rollout {TIMINGS[f'{mode} rollback 1.1->1.0']:.1f}s")
     assert r.failed == 0, r.summary()
     assert versions_answering(url()) == {"1.0": 30}
 
 
-def test_4_corrupt_model_stays_in_init_old_pods_serve(kubectl, namespace, url):
+def failed_init_pod(kubectl, namespace, old) -> tuple[str, str] | None:
+    """emptyDir/pvc: a new pod whose model-copy init container exited non-zero, and its log."""
+    for p in app_pods(kubectl, namespace):
+        if p["metadata"]["name"] in old:
+            continue
+        for s in p["status"].get("initContainerStatuses", []):
+            term = s["state"].get("terminated") or s.get("lastState", {}).get("terminated")
+            if term and term.get("exitCode", 0) != 0:
+                pod = p["metadata"]["name"]
+                log = kubectl("logs", pod, "-c", "model", namespace=namespace, check=False).stdout
+                return pod, log or kubectl("logs", pod, "-c", "model", "--previous",
+                                           namespace=namespace).stdout
+    return None
+
+
+def unready_app_pod(kubectl, namespace, old) -> tuple[str, str] | None:
+    """image: a new pod whose app runs, unready, having logged why its model failed to load."""
+    for p in app_pods(kubectl, namespace):
+        if p["metadata"]["name"] in old:
+            continue
+        for s in p["status"].get("containerStatuses", []):
+            if s["name"] == "app" and "running" in s["state"] and not s["ready"]:
+                pod = p["metadata"]["name"]
+                log = kubectl("logs", pod, "-c", "app", namespace=namespace, check=False).stdout
+                if "model not ready" in log:
+                    return pod, log
+    return None
+
+
+def test_4_corrupt_model_keeps_new_pod_unready_old_pods_serve(kubectl, mode, namespace, url):
+    """A model image whose vectors.npy fails its checksum: the new pod never becomes ready and
+    says which file is bad (model-copy in the init container, or the app itself when the image
+    is mounted), the old pods keep serving, and a rollback recovers."""
     old = {p["metadata"]["name"] for p in app_pods(kubectl, namespace)}
     with Load(url()) as load:
         helm("upgrade", RELEASE, str(CHART), "-n", namespace, "--reuse-values",
              "--set", "model.tag=1.1-corrupt")
-
-        def failed_init():
-            for p in app_pods(kubectl, namespace):
-                if p["metadata"]["name"] in old:
-                    continue
-                for s in p["status"].get("initContainerStatuses", []):
-                    term = s["state"].get("terminated") or s.get("lastState", {}).get("terminated")
-                    if term and term.get("exitCode", 0) != 0:
-                        return p["metadata"]["name"]
-            return None
-
-        pod = kubectl.wait_for(failed_init, 120, "the new pod's init container to fail")
-        log = kubectl("logs", pod, "-c", "model", namespace=namespace, check=False).stdout
-        log = log or kubectl("logs", pod, "-c", "model", "--previous", namespace=namespace).stdout
-        assert "model-copy: error: vectors.npy: checksum mismatch" in log, log
-        time.sleep(10)  # the broken pod keeps failing; the old ones keep serving
-        phase = kubectl.json("get", "pod", pod, namespace=namespace)["status"]["phase"]
-        assert phase == "Pending"
+        if mode == "image":
+            pod, log = kubectl.wait_for(lambda: unready_app_pod(kubectl, namespace, old), 120,
+                                        "the new pod's app to report its model unready")
+            assert "vectors.npy: sha256 mismatch" in log, log
+        else:
+            pod, log = kubectl.wait_for(lambda: failed_init_pod(kubectl, namespace, old), 120,
+                                        "the new pod's init container to fail")
+            assert "model-copy: error: vectors.npy: checksum mismatch" in log, log
+        time.sleep(10)  # the broken pod stays broken; the old ones keep serving
+        status = kubectl.json("get", "pod", pod, namespace=namespace)["status"]
+        ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+        assert ready["status"] == "False", status
+        assert status["phase"] == ("Running" if mode == "image" else "Pending"), status
         assert {p["metadata"]["name"] for p in app_pods(kubectl, namespace)} >= old
-        timed("rollback from corrupt", lambda: helm(
+        timed(f"{mode} rollback from corrupt", lambda: helm(
             "rollback", RELEASE, "-n", namespace, "--wait", "--timeout", "5m"))
         time.sleep(3)
     r = load.result
-    print(f"corrupt model + rollback: {r.summary()}")
+    print(f"{mode} corrupt model + rollback: {r.summary()}")
     assert r.failed == 0, r.summary()
     assert r.versions.keys() == {"1.0"}
     assert versions_answering(url()) == {"1.0": 30}
 
 
-def test_6_delete_a_pod_under_load(kubectl, namespace, url):
+def test_6_delete_a_pod_under_load(kubectl, mode, namespace, url):
     victim = app_pods(kubectl, namespace)[0]["metadata"]["name"]
     with Load(url()) as load:
         start = time.monotonic()
@@ -134,22 +183,29 @@ def test_6_delete_a_pod_under_load(kubectl, namespace, url):
         kubectl.wait_for(lambda: len([p for p in app_pods(kubectl, namespace) if all(
             c["ready"] for c in p["status"].get("containerStatuses", [{"ready": False}]))]) == 2,
             180, "two ready pods again")
-        TIMINGS["pod replaced"] = time.monotonic() - start
+        TIMINGS[f"{mode} pod replaced"] = time.monotonic() - start
         time.sleep(2)
     r = load.result
-    print(f"pod deletion: {r.summary()}")
+    print(f"{mode} pod deletion: {r.summary()}")
     assert r.failed == 0, r.summary()
 
 
-def test_7_canary_splits_traffic(kubectl, namespace, url):
+def test_7_canary_splits_traffic(kubectl, mode, namespace, url):
+    """A canary Deployment with model 1.1 beside the stable 1.0 (in image mode: two model images
+    mounted side by side on the node)."""
     helm("upgrade", RELEASE, str(CHART), "-n", namespace, "--reuse-values",
          "--set", "replicaCount=3", "--set", "canary.enabled=true",
          "--set", "canary.model.tag=1.1", "--set", "canary.replicaCount=1",
          "--wait", "--timeout", "5m")
-    assert len(app_pods(kubectl, namespace, "canary")) == 1
+    (canary,) = app_pods(kubectl, namespace, "canary")
+    if mode == "image":
+        stable = app_pods(kubectl, namespace)[0]
+        refs = {p["metadata"]["name"]: {v["name"]: v for v in p["spec"]["volumes"]}["model"]["image"]
+                ["reference"] for p in (stable, canary)}
+        assert sorted(image_tag(r) for r in refs.values()) == ["1.0", "1.1"], refs
     seen = versions_answering(url(), n=300)
     share = seen["1.1"] / 300
-    print(f"canary: {dict(seen)} -> canary share {share:.2f} (configured 1 of 4 pods = 0.25)")
+    print(f"{mode} canary: {dict(seen)} -> canary share {share:.2f} (configured 1 of 4 pods = 0.25)")
     assert set(seen) == {"1.0", "1.1"}
     assert 0.10 <= share <= 0.45, seen
     helm("upgrade", RELEASE, str(CHART), "-n", namespace, "--reuse-values",
