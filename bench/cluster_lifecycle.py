@@ -1,10 +1,19 @@
 #!/usr/bin/env python3
-"""Pod start and rollout figures on the cluster (the local one unless KUBECONFIG says otherwise).
+"""Pod start and rollout figures per model volume mode on the cluster (the local one unless
+KUBECONFIG says otherwise).
 
-For the sample model and a 1 GB model: time from `helm install` to all pods Ready with an
-emptyDir, with a PVC (first copy), and for a rollout of the same version onto a PVC that already
-holds it (cache hit). Then, with the sample model and continuous load through the Service, the
-duration and failed-request count of an upgrade, a rollback and a pod deletion.
+For the sample model and a 1 GB model, one replica, each mode of `model.volume.type`:
+- emptyDir: `helm install` (the init container copies the model), then a `helm upgrade` that
+  rolls the pod without changing the model (it copies again);
+- PVC: install (first copy), then the same rolling upgrade (a cache hit: no copy);
+- image volume, pulled cold: the model image pushed to the local registry and absent from the
+  node, so the kubelet pulls it (only when the registry of ci/cluster/registry.sh runs);
+- image volume, image on the node: install, then the rolling upgrade.
+Each row gives the helm command's time and the pod's creation -> Ready time, and the ratio of the
+1 GB model's pod Ready time to the sample's. The disk's sequential write and read speed
+(direct I/O, 1 GiB, on the filesystem holding the cluster's state) is measured in the same run.
+Then, with the sample model under continuous load through the Service, the duration and failed
+requests of an upgrade, a rollback and a pod deletion, in emptyDir and image mode.
 
 Run through `make bench` (tools on PATH, images built, cluster up).
 """
@@ -12,10 +21,13 @@ Run through `make bench` (tools on PATH, images built, cluster up).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 import time
+import urllib.request
+from datetime import datetime
 from pathlib import Path
 
 from common import ci_setting, dir_mb, large_model
@@ -26,6 +38,9 @@ from lifecycle import Load, helm, versions_answering  # noqa: E402
 
 NS = "faq-bench"
 RELEASE = "faq-engine"
+STATE = Path(os.environ.get("FAQ_CLUSTER_STATE", "/var/lib/faq-engine-cluster"))
+REGISTRY = "127.0.0.1:5001"  # ci/cluster/registry.sh's registry, when it runs
+MODEL_REPO = "localhost/faq-engine-model"
 
 
 def kubectl(*args: str, check: bool = True) -> str:
@@ -33,9 +48,31 @@ def kubectl(*args: str, check: bool = True) -> str:
                           text=True).stdout
 
 
+def ctr(*args: str, check: bool = True) -> str:
+    return subprocess.run(["bash", "-c", f'. "{ROOT}/ci/cluster/lib.sh"; ctr_ -n k8s.io "$@"',
+                           "ctr", *args], check=check, capture_output=True, text=True).stdout
+
+
 def service_url() -> str:
     svc = json.loads(kubectl("get", "svc", RELEASE, "-o", "json"))
     return f"http://{svc['spec']['clusterIP']}:{svc['spec']['ports'][0]['port']}"
+
+
+def disk_speed(mb: int = 1024) -> tuple[float, float]:
+    """Sequential write and read MB/s of the cluster state's filesystem, bypassing the page cache."""
+    path = STATE / "bench-disk-speed"
+
+    def dd(*args: str) -> float:
+        start = time.monotonic()
+        subprocess.run(["dd", "bs=1M", f"count={mb}", *args], check=True, capture_output=True)
+        return mb * 1.048576 / (time.monotonic() - start)
+
+    try:
+        write = dd("if=/dev/zero", f"of={path}", "oflag=direct", "conv=fsync")
+        read = dd(f"if={path}", "of=/dev/null", "iflag=direct")
+    finally:
+        path.unlink(missing_ok=True)
+    return write, read
 
 
 def one_gb_model_image() -> str:
@@ -45,55 +82,78 @@ def one_gb_model_image() -> str:
         shutil.rmtree(ctx, ignore_errors=True)
         ctx.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(["cp", "-al", str(model), str(ctx)], check=True)
-    tag = "localhost/faq-engine-model:big-1.0"
+    tag = f"{MODEL_REPO}:big-1.0"
     if subprocess.run(["podman", "image", "exists", tag]).returncode != 0:
         base = ci_setting("ALPINE_BASE")
         subprocess.run(["podman", "build", "-q", "-f", "Dockerfile.model", "--build-arg",
                         f"BASE_IMAGE={base}", "--build-arg", "MODEL_DIR=build/models/bench-1gb",
                         "-t", tag, "."], cwd=ROOT, check=True, capture_output=True)
-    subprocess.run(["bash", "ci/cluster/load-images.sh", tag], cwd=ROOT, check=True,
-                   capture_output=True)
     print(f"1 GB model image: {dir_mb(model):.0f} MB model", flush=True)
     return tag
 
 
-def install_seconds(*sets: str) -> float:
+def load_image(ref: str) -> None:
+    subprocess.run(["bash", "ci/cluster/load-images.sh", ref], cwd=ROOT, check=True,
+                   capture_output=True)
+
+
+def registry_up() -> bool:
+    if not (STATE / "etc" / "containerd" / "certs.d" / REGISTRY / "hosts.toml").is_file():
+        return False
+    try:
+        with urllib.request.urlopen(f"http://{REGISTRY}/v2/", timeout=3) as r:  # noqa: S310
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def drop_from_node(tag: str) -> None:
+    """Remove the model image `tag` from the node's containerd under every name (the imported
+    one, the registry's tag and the digest name the kubelet's pull added), so its content is
+    garbage-collected and the next pod pulls it. Only bench tags: other images stay."""
+    rows = [line.split() for line in ctr("images", "ls").splitlines()[1:]]
+    ours = {r[2] for r in rows if r[0].rsplit("/", 1)[-1] == f"faq-engine-model:{tag}"}
+    names = [r[0] for r in rows if r[2] in ours]
+    if names:
+        ctr("images", "rm", "--sync", *names)
+
+
+def helm_seconds(*args: str) -> float:
     start = time.monotonic()
-    helm("install", RELEASE, str(ROOT / "chart"), "-n", NS, "--wait", "--timeout", "10m",
-         *[a for s in sets for a in ("--set", s)])
+    helm(*args, "--wait", "--timeout", "10m")
     return time.monotonic() - start
 
 
-def restart_seconds() -> float:
-    """Roll the pods (one at a time, maxUnavailable 0) without changing the model."""
-    start = time.monotonic()
-    helm("upgrade", RELEASE, str(ROOT / "chart"), "-n", NS, "--reuse-values", "--wait",
-         "--timeout", "10m", "--set", f"podAnnotations.bench={time.time()}")
-    took = time.monotonic() - start
+def install(sets: list[str]) -> float:
+    return helm_seconds("install", RELEASE, str(ROOT / "chart"), "-n", NS,
+                        *[a for s in sets for a in ("--set", s)])
+
+
+def roll() -> float:
+    """helm upgrade that rolls the pod (maxUnavailable 0) without changing the model."""
+    took = helm_seconds("upgrade", RELEASE, str(ROOT / "chart"), "-n", NS, "--reuse-values",
+                        "--set", f"podAnnotations.bench={time.time()}")
     kubectl("wait", "--for=delete", "pod", "-l", "app.kubernetes.io/track=stable",
             "--field-selector=status.phase!=Running", "--timeout=120s", check=False)
     return took
 
 
-def pod_figures() -> tuple[str, float, float]:
-    """Of the live pods: what the init containers did, their mean seconds, and the mean time
-    from pod creation to Ready."""
-    from datetime import datetime
-
+def pod_figures() -> tuple[str, float]:
+    """Of the newest live pod: what its init container did, and creation -> Ready seconds."""
     def ts(v):
         return datetime.strptime(v, "%Y-%m-%dT%H:%M:%SZ").timestamp()
 
-    pods = json.loads(kubectl("get", "pods", "-l", "app.kubernetes.io/track=stable", "-o", "json"))
-    kinds, init_s, ready_s = set(), [], []
-    for p in pods["items"]:
-        if p["metadata"].get("deletionTimestamp"):
-            continue
-        log = kubectl("logs", p["metadata"]["name"], "-c", "model")
-        kinds.add("cache hit" if "cache-hit" in log else "copy")
-        init_s.append(float(log.rsplit("seconds=", 1)[1].split()[0]))
-        ready = next(c for c in p["status"]["conditions"] if c["type"] == "Ready")
-        ready_s.append(ts(ready["lastTransitionTime"]) - ts(p["metadata"]["creationTimestamp"]))
-    return "/".join(sorted(kinds)), sum(init_s) / len(init_s), sum(ready_s) / len(ready_s)
+    pods = [p for p in json.loads(kubectl("get", "pods", "-l", "app.kubernetes.io/track=stable",
+                                          "-o", "json"))["items"]
+            if not p["metadata"].get("deletionTimestamp")]
+    pod = max(pods, key=lambda p: p["metadata"]["creationTimestamp"])
+    if any(c["name"] == "model" for c in pod["spec"].get("initContainers", [])):
+        log = kubectl("logs", pod["metadata"]["name"], "-c", "model")
+        kind = "cache hit" if "cache-hit" in log else "copy"
+    else:
+        kind = "mounted"
+    ready = next(c for c in pod["status"]["conditions"] if c["type"] == "Ready")
+    return kind, ts(ready["lastTransitionTime"]) - ts(pod["metadata"]["creationTimestamp"])
 
 
 def uninstall() -> None:
@@ -102,44 +162,53 @@ def uninstall() -> None:
     kubectl("wait", "--for=delete", "pod", "--all", "--timeout=120s", check=False)
 
 
-def main() -> int:
-    subprocess.run(["kubectl", "create", "namespace", NS], capture_output=True)
-    subprocess.run(["kubectl", "label", "--overwrite", "namespace", NS,
-                    "pod-security.kubernetes.io/enforce=restricted"], check=True, capture_output=True)
-    uninstall()
+def pod_start_rows(label: str, tag: str, extra: list[str], registry: bool) -> list[tuple]:
     rows = []
-    models = {"sample": [], "1 GB": ["model.tag=big-1.0", "resources.limits.memory=3Gi",
-                                     "model.volume.emptyDir.sizeLimit=3Gi",
-                                     "model.volume.pvc.size=3Gi"]}
-    one_gb_model_image()
-    for label, extra in models.items():
-        t = install_seconds("replicaCount=2", *extra)
-        rows.append((label, "emptyDir: install", t, *pod_figures()))
-        uninstall()
-        t = install_seconds("replicaCount=2", "model.volume.type=pvc", *extra)
-        rows.append((label, "PVC: install (first copy)", t, *pod_figures()))
-        t = restart_seconds()
-        figures = pod_figures()
-        assert figures[0] == "cache hit", figures
-        rows.append((label, "PVC: rollout, same version", t, *figures))
-        uninstall()
-        print(f"{label}: done", flush=True)
 
-    install_seconds("replicaCount=2")
+    def row(case: str, seconds: float) -> None:
+        kind, ready = pod_figures()
+        rows.append((label, case, seconds, kind, ready))
+        print(f"  {label:<7} {case:<34} helm {seconds:6.1f}s  {kind:<9} Ready {ready:5.1f}s",
+              flush=True)
+
+    base = ["replicaCount=1", f"model.tag={tag}", *extra]
+    row("emptyDir: install (copy)", install(base))
+    row("emptyDir: upgrade, same model (copy)", roll())
+    uninstall()
+    row("PVC: install (first copy)", install([*base, "model.volume.type=pvc"]))
+    row("PVC: upgrade, same model (cache hit)", roll())
+    uninstall()
+    image = [*base, "model.volume.type=image"]
+    if registry:
+        subprocess.run(["podman", "push", "-q", "--tls-verify=false", f"{MODEL_REPO}:{tag}",
+                        f"{REGISTRY}/faq-engine-model:{tag}"], check=True, capture_output=True)
+        drop_from_node(tag)
+        row("image: install, pulled cold", install(
+            [*image, f"model.repository={REGISTRY}/faq-engine-model"]))
+        uninstall()
+        load_image(f"{MODEL_REPO}:{tag}")
+    row("image: install, image on node", install(image))
+    row("image: upgrade, same model", roll())
+    uninstall()
+    return rows
+
+
+def under_load(mode_sets: list[str]) -> list[tuple]:
+    install(["replicaCount=2", *mode_sets])
     url = service_url()
     steps = [
         ("upgrade model 1.0 -> 1.1", ["upgrade", RELEASE, str(ROOT / "chart"), "-n", NS,
                                       "--reuse-values", "--set", "model.tag=1.1"]),
         ("rollback to 1.0", ["rollback", RELEASE, "-n", NS]),
     ]
-    lifecycle = []
+    out = []
     for name, args in steps:
         with Load(url) as load:
             start = time.monotonic()
             helm(*args, "--wait", "--timeout", "5m")
             took = time.monotonic() - start
             time.sleep(3)
-        lifecycle.append((name, took, load.result))
+        out.append((name, took, load.result))
     victim = json.loads(kubectl("get", "pods", "-l", "app.kubernetes.io/track=stable",
                                 "-o", "json"))["items"][0]["metadata"]["name"]
     with Load(url) as load:
@@ -148,18 +217,52 @@ def main() -> int:
         kubectl("rollout", "status", f"deployment/{RELEASE}", "--timeout=180s")
         took = time.monotonic() - start
         time.sleep(3)
-    lifecycle.append(("delete one pod", took, load.result))
+    out.append(("delete one pod", took, load.result))
     assert versions_answering(url)["1.0"] == 30
     uninstall()
+    return out
 
-    print("\npod start, 2 replicas (helm: install/upgrade --wait; per pod: init container's own"
-          " time, creation -> Ready):")
-    print(f"  {'model':<7} {'case':<28} {'helm':>7} {'init':>10} {'':<10} {'pod Ready':>9}")
-    for model, what, t, kind, init_s, ready_s in rows:
-        print(f"  {model:<7} {what:<28} {t:6.1f}s {init_s:9.2f}s {kind:<10} {ready_s:8.1f}s")
-    print("\nunder continuous load through the Service:")
-    for name, took, r in lifecycle:
-        print(f"  {name:<26} {took:6.1f} s   {r.ok:6d} ok  {r.failed} failed")
+
+def main() -> int:
+    subprocess.run(["kubectl", "create", "namespace", NS], capture_output=True)
+    subprocess.run(["kubectl", "label", "--overwrite", "namespace", NS,
+                    "pod-security.kubernetes.io/enforce=restricted"], check=True, capture_output=True)
+    uninstall()
+    registry = registry_up()
+    big = one_gb_model_image()
+    load_image(big)
+    write, read = disk_speed()
+    print(f"disk ({STATE}): sequential write {write:.0f} MB/s, read {read:.0f} MB/s (direct I/O)",
+          flush=True)
+    print("pod start, one replica (helm install/upgrade --wait; pod creation -> Ready):")
+    # the sample model under a bench tag, so dropping it from the node touches no test's image
+    subprocess.run(["podman", "tag", f"{MODEL_REPO}:1.0", f"{MODEL_REPO}:bench-1.0"], check=True)
+    load_image(f"{MODEL_REPO}:bench-1.0")
+    rows = pod_start_rows("sample", "bench-1.0", [], registry)
+    rows += pod_start_rows("1 GB", "big-1.0", ["resources.limits.memory=3Gi",
+                                                "model.volume.emptyDir.sizeLimit=3Gi",
+                                                "model.volume.pvc.size=3Gi"], registry)
+    lifecycle = {mode: under_load(sets) for mode, sets in
+                 (("emptyDir", []), ("image", ["model.volume.type=image"]))}
+    write2, read2 = disk_speed()
+
+    print(f"\ndisk ({STATE}, 1 GiB, direct I/O): write {write:.0f} / {write2:.0f} MB/s, "
+          f"read {read:.0f} / {read2:.0f} MB/s (start / end of the run)")
+    if not registry:
+        print(f"image volume pulled cold: not measured (no registry at {REGISTRY}: "
+              "ci/cluster/registry.sh not running)")
+    print("\npod start, one replica: helm time, pod creation -> Ready, and 1 GB / sample:")
+    print(f"  {'case':<36} {'sample helm':>11} {'Ready':>6} {'1 GB helm':>10} {'Ready':>6}"
+          f" {'Ready 1GB/sample':>17}")
+    sample = {r[1]: r for r in rows if r[0] == "sample"}
+    for case, s in sample.items():
+        b = next(r for r in rows if r[0] == "1 GB" and r[1] == case)
+        print(f"  {case:<36} {s[2]:10.1f}s {s[4]:5.0f}s {b[2]:9.1f}s {b[4]:5.0f}s"
+              f" {b[4] / max(s[4], 1):16.2f}x")
+    print("\nunder continuous load through the Service (sample model, 2 replicas):")
+    for mode, steps in lifecycle.items():
+        for name, took, r in steps:
+            print(f"  {mode:<9} {name:<26} {took:6.1f} s   {r.ok:6d} ok  {r.failed} failed")
     return 0
 
 
