@@ -229,7 +229,8 @@ def stamped(model_dir: Path) -> bool:
 
 def verify(model_dir: str | Path, mode: str = "sha256") -> dict:
     """Check every listed file's presence and size, and its sha256 when `mode` asks for it:
-    ``sha256`` always, ``size`` never, ``auto`` unless model-copy's stamp says it just did.
+    ``sha256`` always, ``size`` never, ``auto`` unless model-copy's stamp says it did when it
+    copied this manifest (a stamp stays on the volume: on a PVC it may be weeks old).
 
     Returns the manifest. Raises ModelError naming the first bad file.
     """
