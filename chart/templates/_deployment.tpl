@@ -162,6 +162,31 @@ initContainers:
       - name: model-link
         mountPath: /run/model
       {{- end }}
+  {{- if eq $type "pvc" }}
+  # Holds this pod's lease on its model version on the shared volume for the pod's whole
+  # life (model-copy hold), so no other pod's prune removes it, even across restarts of the
+  # app container; the lease goes when the pod stops. A native sidecar (the chart needs
+  # Kubernetes >= 1.30 anyway).
+  - name: model-lease
+    image: {{ $modelImage | quote }}
+    imagePullPolicy: {{ $v.model.pullPolicy }}
+    restartPolicy: Always
+    args: ["hold"]
+    env:
+      - name: MODEL_TARGET
+        value: /models
+    securityContext:
+      {{- toYaml $v.securityContext | nindent 6 }}
+    resources:
+      requests:
+        cpu: 1m
+        memory: 4Mi
+      limits:
+        memory: 16Mi
+    volumeMounts:
+      - name: model
+        mountPath: /models
+  {{- end }}
   {{- end }}
   {{- with $v.extraInitContainers }}
   {{- toYaml . | nindent 2 }}

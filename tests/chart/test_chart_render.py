@@ -886,3 +886,21 @@ def test_canary_in_image_mode_mounts_its_own_model(render):
             for n, d in deps.items()}
     assert refs == {"rel-faq-engine": "localhost/faq-engine-model:1.0",
                     "rel-faq-engine-canary": "localhost/faq-engine-model:1.1"}
+
+
+def test_pvc_pods_hold_a_lease_on_their_model_version(render):
+    """On a shared claim each pod keeps its version from being pruned for its whole life,
+    app container restarts included: a native sidecar runs `model-copy hold` (issue 12 item 6).
+    A per-pod emptyDir or an image volume needs none."""
+    m = render(sets=["model.volume.type=pvc"])
+    pod = m.pod
+    lease = container(pod, "model-lease", init=True)
+    assert [c["name"] for c in pod["initContainers"]][:2] == ["model", "model-lease"]
+    assert lease["restartPolicy"] == "Always" and lease["args"] == ["hold"]
+    assert lease["image"] == container(pod, "model", init=True)["image"]
+    assert env(lease)["MODEL_TARGET"] == "/models"
+    assert set(mounts(lease)) == {"/models"}
+    assert lease["securityContext"]["readOnlyRootFilesystem"] is True
+    for mode in ("emptyDir", "image"):
+        pod = render(sets=[f"model.volume.type={mode}"]).pod
+        assert "model-lease" not in [c["name"] for c in pod.get("initContainers", [])]
