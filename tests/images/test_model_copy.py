@@ -250,23 +250,27 @@ def test_retry_after_kill_9_as_pid_1(source, target, tmp_path, busybox):
     """An init container killed mid-copy restarts with the same hostname and PID 1: the retry
     must not trip over what the killed run left."""
     applets = subprocess.run([busybox, "--list"], capture_output=True, text=True).stdout.split()
-    for d in ("bb", "slow-bb"):
-        (tmp_path / d).mkdir()
-        for a in applets:
-            (tmp_path / d / a).symlink_to(busybox)
-    slow = tmp_path / "slow-bb"
-    (slow / "cat").unlink()
-    (slow / "cat").write_text(f"#!{busybox} sh\nsleep 60\nexec {busybox} cat \"$@\"\n")
-    (slow / "cat").chmod(0o755)
-    env = {"PATH": f"{slow}:/usr/bin:/bin", "MODEL_SOURCE": str(source),
-           "MODEL_TARGET": str(target), "HOSTNAME": "test"}
+    bb = tmp_path / "bb"
+    bb.mkdir()
+    for a in applets:
+        (bb / a).symlink_to(busybox)
+    # A large file keeps the copy going long enough to kill it mid-way (busybox sh runs its
+    # own cat, so a slow wrapper on PATH would not be used).
+    with open(source / "big.bin", "wb") as fh:
+        fh.truncate(400 << 20)
+    m = manifest(source)
+    m["files"].append({"path": "big.bin", "size": 0, "sha256": "0" * 64})
+    (source / "manifest.json").write_text(dump_manifest(m))
+    resign(source)
+    env = {"PATH": f"{bb}:/usr/bin:/bin", "MODEL_SOURCE": str(source),
+           "MODEL_TARGET": str(target), "HOSTNAME": "test", "MODEL_COPY_JOBS": "1"}
     # PID 1 in its own PID namespace, as in a container.
     killed = subprocess.Popen(["unshare", "--fork", "--pid", busybox, "sh", str(ENTRYPOINT)],
                               env=env, start_new_session=True)
-    for _ in range(200):
+    for _ in range(3000):
         if any(p.name.startswith(".staging-") for p in target.iterdir()):
             break
-        threading.Event().wait(0.05)
+        threading.Event().wait(0.005)
     else:
         killed.kill()
         pytest.fail("the slow copy never started staging")
@@ -274,9 +278,7 @@ def test_retry_after_kill_9_as_pid_1(source, target, tmp_path, busybox):
     killed.wait()
     stale = [p.name for p in target.iterdir() if p.name.startswith(".staging-")]
     assert len(stale) == 1
-    e = {k: v for k, v in env.items()}
-    e["PATH"] = f"{tmp_path / 'bb'}:/usr/bin:/bin"
-    r = subprocess.run(["unshare", "--fork", "--pid", busybox, "sh", str(ENTRYPOINT)], env=e,
+    r = subprocess.run(["unshare", "--fork", "--pid", busybox, "sh", str(ENTRYPOINT)], env=env,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "version=1.0 copied" in r.stdout
