@@ -16,8 +16,8 @@ def test_two_checkouts_each_see_their_own_code(tmp_path) -> None:
     other = tmp_path / "other"
     for name in ("app", "ci"):
         shutil.copytree(ROOT / name, other / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "requirements.txt", "requirements-dev.txt", "README.md"):
-        shutil.copy2(ROOT / name, other / name)
+    for path in [ROOT / "pyproject.toml", ROOT / "README.md", *ROOT.glob("requirements*.txt")]:
+        shutil.copy2(path, other / path.name)
 
     def where(checkout, first=""):
         r = subprocess.run([str(checkout / "ci" / "with-env"), "bash", "-c",
