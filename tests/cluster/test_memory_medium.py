@@ -15,7 +15,7 @@ import shutil
 import subprocess
 
 import pytest
-from faq_engine.modeldir import MANIFEST, dump_manifest, sha256_file
+from faq_engine.modeldir import MANIFEST, SUMS, dump_manifest, dump_sums, sha256_file
 from helpers import ci_setting
 from lifecycle import CHART, ROOT, helm
 
@@ -44,10 +44,10 @@ def big_model_image(images, load_images, tmp_path_factory) -> str:
     digest = sha256_file(pad)
     manifest = json.loads((ctx / "model" / MANIFEST).read_text())
     manifest["files"].append({"path": pad.name, "size": pad.stat().st_size, "sha256": digest})
-    (ctx / "model" / MANIFEST).write_text(dump_manifest(manifest))
-    sums = ctx / "model" / "SHA256SUMS"
-    if sums.exists():  # the busybox-native checksum list, where the model format has one
-        sums.write_text(sums.read_text() + f"{digest}  {pad.name}\n")
+    text = dump_manifest(manifest)
+    (ctx / "model" / MANIFEST).write_text(text)
+    # The busybox-native checksum list covers the manifest too: written anew from it.
+    (ctx / "model" / SUMS).write_text(dump_sums(manifest, text))
     shutil.copytree(ROOT / "model-image", ctx / "model-image")
     subprocess.run(["podman", "build", "-q", "-f", str(ROOT / "Dockerfile.model"),
                     "--build-arg", f"BASE_IMAGE={ci_setting('ALPINE_BASE')}",

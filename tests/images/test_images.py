@@ -5,10 +5,12 @@ import os
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from faq_engine.modeldir import MANIFEST, SUMS
 from helpers import build_corrupt_model_image
 
 from pathlib import Path
@@ -59,12 +61,19 @@ def app_container(images, volume):
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
                     return port
+            except urllib.error.HTTPError:
+                return port  # serving, and saying it is not live (e.g. no model)
             except OSError:
                 time.sleep(0.3)
         raise AssertionError(sh("podman", "logs", name, check=False).stdout)
 
     yield start
     sh("podman", "rm", "-f", name, check=False)
+
+
+def versions_in(volume) -> list[str]:
+    """What model-copy left in a volume, less its hidden bookkeeping (.leases, .lock)."""
+    return sorted(p.name for p in volume.iterdir() if not p.name.startswith("."))
 
 
 def get(port, path):
@@ -100,7 +109,7 @@ def test_new_version_switches_current_and_cache_hit(images, volume, app_containe
     assert r.returncode == 0 and "version=1.1 copied" in r.stdout, r.stderr
     r = run_model(images["model-1.1"], volume)
     assert r.returncode == 0 and "version=1.1 cache-hit" in r.stdout, r.stderr
-    assert sorted(p.name for p in volume.iterdir()) == ["1.0", "1.1", "current"]
+    assert versions_in(volume) == ["1.0", "1.1", "current"]
     port = app_container()
     assert ask(port, "helm upgrade")["model"]["version"] == "1.1"
 
@@ -109,7 +118,7 @@ def test_concurrent_init_containers_share_one_volume(images, volume):
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(lambda _: run_model(images["model-1.0"], volume), range(2)))
     assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
-    assert sorted(p.name for p in volume.iterdir()) == ["1.0", "current"]
+    assert versions_in(volume) == ["1.0", "current"]
     r = subprocess.run(["podman", "run", "--rm", "-v", f"{volume}:/models", "-e",
                         "MODEL_FORCE_VERIFY=1", images["model-1.0"]], capture_output=True, text=True)
     assert "cache-hit verified" in r.stdout, r.stdout + r.stderr
@@ -126,7 +135,7 @@ def test_corrupt_model_image_fails_naming_the_file(corrupt_model_image, volume):
     r = run_model(corrupt_model_image, volume)
     assert r.returncode == 1
     assert r.stderr.strip().startswith("model-copy: error: vectors.npy: checksum mismatch"), r.stderr
-    assert list(volume.iterdir()) == []
+    assert versions_in(volume) == []
 
 
 def test_app_image_carries_no_model_and_runs_unprivileged(images):
@@ -144,17 +153,20 @@ def test_model_image_holds_only_the_model_and_entrypoint(images):
     out = sh("podman", "run", "--rm", "--entrypoint", "sh", images["model-1.0"], "-c",
              "ls /model; id -u; ls /usr/local/bin").stdout.split()
     listed = json.loads((ROOT / "build/models/1.0/manifest.json").read_text())["files"]
-    assert sorted(out[:-2]) == sorted([f["path"] for f in listed] + ["manifest.json"])
+    assert sorted(out[:-2]) == sorted([f["path"] for f in listed] + [MANIFEST, SUMS])
     assert out[-2:] == ["10001", "model-copy"]
     info = json.loads(sh("podman", "image", "inspect", images["model-1.0"]).stdout)[0]
     assert info["Config"]["Entrypoint"] == ["/usr/local/bin/model-copy"]
     assert info["Labels"]["org.opencontainers.image.version"] == "1.0"
 
 
-def test_app_unready_on_empty_volume(images, volume, app_container):
+def test_app_unready_and_not_live_on_empty_volume(images, volume, app_container):
     port = app_container()
     status, body = get(port, "/readyz")
     assert status == 503 and "manifest missing" in body["reason"]
+    # No model at all is not a state to wait in: liveness fails so the kubelet restarts it.
+    status, body = get(port, "/healthz")
+    assert status == 503 and body["status"] == "model-gone", body
 
 
 # --- the embedding kind: one app image serves both kinds ---------------------------------------
