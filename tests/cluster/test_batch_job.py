@@ -78,7 +78,7 @@ def test_1_job_answers_every_good_line(kubectl, setup):
     started = time.monotonic()
     helm("install", RELEASE, str(CHART), "-n", ns, "--set", "batch.enabled=true",
          "--set", "batch.data.existingClaim=questions", "--set", "batch.topK=1",
-         "--set", "batch.progressSeconds=0.05", "--set", "batch.maxBad=100",
+         "--set-json", "batch.progressSeconds=0.05", "--set", "batch.maxBad=100",
          "--wait", "--wait-for-jobs", "--timeout", "5m")
     seconds = time.monotonic() - started
     job = kubectl.json("get", "job", f"{RELEASE}-batch-1", namespace=ns)
