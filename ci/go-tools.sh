@@ -3,6 +3,10 @@
 # Go module proxy into $FAQ_CACHE/bin, outside the repository. A tool already at its pinned
 # version is kept, so a warm run takes a second. Prints the bin directory.
 #
+#   bash ci/go-tools.sh               the tools every target needs
+#   bash ci/go-tools.sh registry      only the named ones; `registry` (CNCF Distribution, the
+#                                     local cluster's OCI registry) is built only when asked for
+#
 # Each tool is built inside a throwaway wrapper module that requires the pinned version:
 # `go install pkg@version` would also read the module's version list, which the proxy refuses
 # (403) for some modules (chart-testing).
@@ -28,9 +32,16 @@ tools=(
   "helm-docs|github.com/norwoodj/helm-docs|$HELM_DOCS_VERSION|github.com/norwoodj/helm-docs/cmd/helm-docs|"
   "actionlint|github.com/rhysd/actionlint|$ACTIONLINT_VERSION|github.com/rhysd/actionlint/cmd/actionlint|"
   "kube-score|github.com/zegl/kube-score|$KUBE_SCORE_VERSION|github.com/zegl/kube-score/cmd/kube-score|-X main.version=$KUBE_SCORE_VERSION"
+  "registry|github.com/distribution/distribution/v3|$DISTRIBUTION_VERSION|github.com/distribution/distribution/v3/cmd/registry|-X github.com/distribution/distribution/v3/version.version=$DISTRIBUTION_VERSION"
 )
+wanted=("$@")
+[ ${#wanted[@]} -gt 0 ] || wanted=(helm ct kubeconform helm-docs actionlint kube-score)
+for w in "${wanted[@]}"; do
+  printf '%s\n' "${tools[@]}" | grep -q "^$w|" || { echo "go-tools.sh: unknown tool '$w'" >&2; exit 2; }
+done
 for t in "${tools[@]}"; do
   IFS='|' read -r name mod version pkg ld <<<"$t"
+  [[ " ${wanted[*]} " == *" $name "* ]] || continue
   stamp="$pkg@$version $ld"
   if [ -x "$bin/$name" ] && [ "$(cat "$bin/.$name.version" 2>/dev/null)" = "$stamp" ]; then continue; fi
   echo "building $pkg@$version" >&2

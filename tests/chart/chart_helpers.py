@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from helpers import kube_minor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,6 +22,17 @@ CHART = ROOT / "chart"
 CI_VALUES = sorted((CHART / "ci").rglob("*-values.yaml"))
 # Kubernetes version used by default: our local cluster's minor (KUBERNETES_VERSION).
 KUBE_VERSION = f"1.{kube_minor()}.0"
+# Every render starts from the local loop's images, as `make up`, `ct install` and the cluster
+# tests deploy: chart/values.yaml is the release pointer that a release bump rewrites (tags,
+# digests, appVersion), so the tests take image names from this fixture, never from it.
+LOCAL_IMAGES = CHART / "ci" / "local-images.yaml"
+_local = yaml.safe_load(LOCAL_IMAGES.read_text())
+LOCAL_APP = _local["image"]["repository"]
+LOCAL_MODEL = _local["model"]["repository"]
+LOCAL_APP_TAG = _local["image"]["tag"]
+LOCAL_MODEL_TAG = _local["model"]["tag"]
+#: Chart.yaml (version and appVersion move with every release bump).
+CHART_META = yaml.safe_load((CHART / "Chart.yaml").read_text())
 
 
 def require_tool(name: str) -> str:
@@ -39,8 +51,11 @@ def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, cwd=kw.pop("cwd", ROOT), **kw)
 
 
-def _flags(values: dict | None, files, sets, set_strings, kube_version) -> list[str]:
+def _flags(values: dict | None, files, sets, set_strings, kube_version,
+           base: Path | None = LOCAL_IMAGES) -> list[str]:
     args = ["--kube-version", kube_version]
+    if base is not None:
+        args += ["-f", str(base)]
     for f in files or []:
         args += ["-f", str(f)]
     if values is not None:
@@ -54,9 +69,11 @@ def _flags(values: dict | None, files, sets, set_strings, kube_version) -> list[
 
 
 def helm_template_raw(values=None, files=None, sets=None, set_strings=None,
-                      kube_version=KUBE_VERSION, release="rel") -> subprocess.CompletedProcess:
+                      kube_version=KUBE_VERSION, release="rel",
+                      base: Path | None = LOCAL_IMAGES) -> subprocess.CompletedProcess:
+    """`helm template` over chart/ci/local-images.yaml (base=None: chart/values.yaml alone)."""
     cmd = ["helm", "template", release, str(CHART), "--namespace", "faq"]
-    cmd += _flags(values, files, sets, set_strings, kube_version)
+    cmd += _flags(values, files, sets, set_strings, kube_version, base)
     return run(cmd, input=json.dumps(values) if values is not None else None)
 
 

@@ -5,15 +5,27 @@ version to the test pod, and refuse two different digests naming both keys."""
 
 from __future__ import annotations
 
+import tomllib
+
 import pytest
 import yaml
 
-from chart_helpers import CHART, container, env, volumes
+from chart_helpers import (
+    CHART,
+    LOCAL_APP,
+    LOCAL_IMAGES,
+    LOCAL_MODEL,
+    container,
+    env,
+    helm_template_raw,
+    volumes,
+)
+from helpers import ci_setting
 
 DIGEST = "sha256:" + "ab" * 32
 DIGEST2 = "sha256:" + "cd" * 32
-MODEL = "localhost/faq-engine-model"
-APP = "localhost/faq-engine"
+MODEL = LOCAL_MODEL
+APP = LOCAL_APP
 
 
 def model_refs(m) -> dict[str, str]:
@@ -115,3 +127,31 @@ def test_batch_job_runs_the_same_tag_at_digest_images(render):
     pod = m.one("Job")["spec"]["template"]["spec"]
     assert container(pod, "model", init=True)["image"].endswith(f":1.1@{DIGEST}")
     assert {c["image"] for c in pod["containers"]} == {f"{APP}:1.1.0@{DIGEST2}"}
+
+
+# --- chart/values.yaml is the product, chart/ci/local-images.yaml the local loop ----------------
+
+def test_values_yaml_names_the_published_images_not_local_ones():
+    """Defaults are what a user deploys: the registry the release publishes to."""
+    text = (CHART / "values.yaml").read_text()
+    values = yaml.safe_load(text)
+    assert values["image"]["repository"] == "ghcr.io/faq-engine/faq-engine"
+    assert values["model"]["repository"] == "ghcr.io/faq-engine/faq-engine-model"
+    assert "localhost/" not in text and ci_setting("LOCAL_REGISTRY") not in text
+    res = helm_template_raw(base=None)
+    assert res.returncode == 0, res.stderr
+    assert 'image: "ghcr.io/faq-engine/faq-engine-model:' in res.stdout
+    assert 'image: "ghcr.io/faq-engine/faq-engine:' in res.stdout
+
+
+def test_local_images_are_what_the_local_loop_builds_and_pushes():
+    """chart/ci/local-images.yaml names the local registry and the tags ci/images/build.sh gives
+    (the app: pyproject's version), with no digest (ci/up.sh adds the ones it pushed)."""
+    local = yaml.safe_load(LOCAL_IMAGES.read_text())
+    registry = ci_setting("LOCAL_REGISTRY")
+    assert local["image"]["repository"] == f"{registry}/faq-engine"
+    assert local["model"]["repository"] == f"{registry}/faq-engine-model"
+    pyproject = tomllib.loads((CHART.parent / "pyproject.toml").read_text())
+    assert local["image"]["tag"] == pyproject["project"]["version"]
+    assert local["image"]["digest"] == "" and local["model"]["digest"] == ""
+    assert not LOCAL_IMAGES.name.endswith("-values.yaml"), "ct would take it for a test case"

@@ -8,7 +8,19 @@ import shutil
 import pytest
 import yaml
 
-from chart_helpers import CHART, CI_VALUES, container, env, mounts, run, volumes
+from chart_helpers import (
+    CHART,
+    CHART_META,
+    CI_VALUES,
+    LOCAL_APP,
+    LOCAL_IMAGES,
+    LOCAL_MODEL,
+    container,
+    env,
+    mounts,
+    run,
+    volumes,
+)
 
 DIGEST = "sha256:" + "ab" * 32
 DIGEST2 = "sha256:" + "cd" * 32
@@ -21,7 +33,7 @@ def test_default_is_emptydir_with_model_init_container(render):
     m = render()
     pod = m.pod
     init = container(pod, "model", init=True)
-    assert init["image"] == "localhost/faq-engine-model:1.0"
+    assert init["image"] == f"{LOCAL_MODEL}:1.0"
     assert init["imagePullPolicy"] == "IfNotPresent"
     assert "command" not in init and "args" not in init  # the image's own entrypoint
     assert env(init) == {"MODEL_TARGET": "/models", "MODEL_LINK": "/models/current",
@@ -225,7 +237,7 @@ def test_image_volume_has_no_init_container(render):
     pod = m.pod
     assert "initContainers" not in pod
     assert volumes(pod)["model"] == {"name": "model", "image": {
-        "reference": "localhost/faq-engine-model:1.0", "pullPolicy": "Always"}}
+        "reference": f"{LOCAL_MODEL}:1.0", "pullPolicy": "Always"}}
     assert mounts(m.app)["/models/current"] == {
         "name": "model", "mountPath": "/models/current", "subPath": "model", "readOnly": True}
     assert m.one("ConfigMap")["data"]["MODEL_DIR"] == "/models/current"
@@ -237,7 +249,7 @@ def test_image_volume_with_digest_and_extra_init(render):
                        "extraInitContainers": [{"name": "x", "image": "busybox:1"}]},
                kube_version="1.36.0")
     assert [c["name"] for c in m.pod["initContainers"]] == ["x"]
-    assert volumes(m.pod)["model"]["image"]["reference"] == f"localhost/faq-engine-model:1.0@{DIGEST}"
+    assert volumes(m.pod)["model"]["image"]["reference"] == f"{LOCAL_MODEL}:1.0@{DIGEST}"
 
 
 def test_image_volume_needs_kubernetes_1_35(render_error):
@@ -248,23 +260,23 @@ def test_image_volume_needs_kubernetes_1_35(render_error):
 # --- image references ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("sets, expected", [
-    ([], "localhost/faq-engine-model:1.0"),
-    (["model.tag=1.1"], "localhost/faq-engine-model:1.1"),
-    (["model.tag=2"], "localhost/faq-engine-model:2"),  # --set makes it an integer
-    ([f"model.digest={DIGEST}"], f"localhost/faq-engine-model:1.0@{DIGEST}"),  # digest decides
+    ([], f"{LOCAL_MODEL}:1.0"),
+    (["model.tag=1.1"], f"{LOCAL_MODEL}:1.1"),
+    (["model.tag=2"], f"{LOCAL_MODEL}:2"),  # --set makes it an integer
+    ([f"model.digest={DIGEST}"], f"{LOCAL_MODEL}:1.0@{DIGEST}"),  # digest decides
     (["model.repository=reg.example.com:5000/ml/faq-model", "model.tag=v3"],
      "reg.example.com:5000/ml/faq-model:v3"),
-    (["model.tag=", f"model.digest={DIGEST}"], f"localhost/faq-engine-model@{DIGEST}"),
+    (["model.tag=", f"model.digest={DIGEST}"], f"{LOCAL_MODEL}@{DIGEST}"),
 ])
 def test_model_reference(render, sets, expected):
     assert container(render(sets=sets).pod, "model", init=True)["image"] == expected
 
 
 @pytest.mark.parametrize("sets, expected", [
-    ([], "localhost/faq-engine:1.0.0"),  # appVersion
-    (["image.tag=1.2.3"], "localhost/faq-engine:1.2.3"),
-    (["image.tag=1.2.3", f"image.digest={DIGEST}"], f"localhost/faq-engine:1.2.3@{DIGEST}"),
-    ([f"image.digest={DIGEST}"], f"localhost/faq-engine:1.0.0@{DIGEST}"),  # appVersion + digest
+    ([], f"{LOCAL_APP}:1.0.0"),  # the local images' tag
+    (["image.tag=1.2.3"], f"{LOCAL_APP}:1.2.3"),
+    (["image.tag=1.2.3", f"image.digest={DIGEST}"], f"{LOCAL_APP}:1.2.3@{DIGEST}"),
+    ([f"image.digest={DIGEST}"], f"{LOCAL_APP}:1.0.0@{DIGEST}"),  # tag + digest
 ])
 def test_app_image_reference(render, sets, expected):
     m = render(sets=sets + ["image.pullPolicy=Always"])
@@ -798,10 +810,10 @@ def test_recommended_labels_everywhere(render):
         labels = d["metadata"]["labels"]
         assert labels["app.kubernetes.io/instance"] == "rel", d["kind"]
         assert labels["app.kubernetes.io/managed-by"] == "Helm", d["kind"]
-        assert labels["helm.sh/chart"] == "faq-engine-0.1.0", d["kind"]
+        assert labels["helm.sh/chart"] == f"faq-engine-{CHART_META['version']}", d["kind"]
         if d["kind"] != "Pod":
             assert labels["app.kubernetes.io/name"] == "faq-engine", d["kind"]
-            assert labels["app.kubernetes.io/version"] == "1.0.0", d["kind"]
+            assert labels["app.kubernetes.io/version"] == CHART_META["appVersion"], d["kind"]
 
 
 # --- helm test pod ------------------------------------------------------------------------
@@ -847,7 +859,7 @@ def _notes(tmp_path, *sets):
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes}\n"
         'data: {notes: {{ tpl (.Files.Get "notes.txt") . | quote }}}\n')
     cmd = ["helm", "template", "rel", str(copy), "--namespace", "faq", "--kube-version",
-           "1.34.0", "--show-only", "templates/notes-probe.yaml"]
+           "1.34.0", "--show-only", "templates/notes-probe.yaml", "-f", str(LOCAL_IMAGES)]
     for s in sets:
         cmd += ["--set", s]
     res = run(cmd)
@@ -859,7 +871,7 @@ def test_notes_tell_how_to_ask_a_question(tmp_path):
     notes = _notes(tmp_path)
     assert "kubectl -n faq port-forward service/rel-faq-engine 8080:80" in notes
     assert "curl -s -X POST http://127.0.0.1:8080/v1/answer" in notes
-    assert "localhost/faq-engine-model:1.0" in notes
+    assert f"{LOCAL_MODEL}:1.0" in notes
     assert "helm test rel" in notes
 
 
@@ -867,7 +879,7 @@ def test_notes_with_ingress_and_canary(tmp_path):
     notes = _notes(tmp_path, "ingress.enabled=true", "canary.enabled=true",
                    "canary.model.tag=1.1")
     assert "http://faq-engine.local/" in notes
-    assert "localhost/faq-engine-model:1.1 share the Service" in notes
+    assert f"{LOCAL_MODEL}:1.1 share the Service" in notes
 
 
 def test_notes_warn_when_the_ingress_publishes_internal_routes(tmp_path):
@@ -884,8 +896,8 @@ def test_canary_in_image_mode_mounts_its_own_model(render):
                         "canary.model.tag=1.1"], kube_version="1.35.0").deployments()
     refs = {n: volumes(d["spec"]["template"]["spec"])["model"]["image"]["reference"]
             for n, d in deps.items()}
-    assert refs == {"rel-faq-engine": "localhost/faq-engine-model:1.0",
-                    "rel-faq-engine-canary": "localhost/faq-engine-model:1.1"}
+    assert refs == {"rel-faq-engine": f"{LOCAL_MODEL}:1.0",
+                    "rel-faq-engine-canary": f"{LOCAL_MODEL}:1.1"}
 
 
 def test_pvc_pods_hold_a_lease_on_their_model_version(render):

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The local cluster's OCI registry: CNCF Distribution (DISTRIBUTION_VERSION in ci/versions.env,
+# built from the Go module proxy by ci/go-tools.sh) on loopback at LOCAL_REGISTRY
+# (127.0.0.1:5001), plain HTTP, storage under $FAQ_CACHE/registry/storage (kept across cluster
+# restarts and purges, like podman's images). It also writes the containerd hosts.toml that
+# lets the kubelet pull from it (containerd's config_path: $STATE/etc/containerd/certs.d).
+#
+#   bash ci/cluster/registry.sh          start it (idempotent); prints the registry host
+#   bash ci/cluster/registry.sh stop     stop it (ci/cluster/down.sh does)
+#
+# Push with `podman push --tls-verify=false IMAGE docker://127.0.0.1:5001/NAME:TAG`
+# (ci/images/push.sh does, and prints the pushed digest).
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+REGISTRY_STORAGE=$FAQ_CACHE/registry/storage
+REGISTRY_CONFIG=$STATE/etc/registry.yml
+CERTS_D=$STATE/etc/containerd/certs.d
+
+case "${1:-start}" in
+  stop)
+    stop_comp registry
+    exit 0
+    ;;
+  start) ;;
+  *) die "usage: registry.sh [start|stop]" ;;
+esac
+
+bin=$(bash "$repo_dir/ci/go-tools.sh" registry) || die "building the registry (ci/go-tools.sh registry) failed"
+mkdir -p "$REGISTRY_STORAGE" "$STATE/etc" "$LOGS" "$PIDS" "$CERTS_D/$LOCAL_REGISTRY"
+
+cat >"$REGISTRY_CONFIG.tmp" <<EOF
+# faq-engine local cluster: CNCF Distribution on loopback (written by ci/cluster/registry.sh).
+version: 0.1
+log:
+  level: warn
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $REGISTRY_STORAGE
+  delete:
+    enabled: true
+http:
+  addr: $LOCAL_REGISTRY
+EOF
+mv "$REGISTRY_CONFIG.tmp" "$REGISTRY_CONFIG"
+
+# containerd (config_path = $CERTS_D): this host is plain HTTP; pull and resolve only.
+cat >"$CERTS_D/$LOCAL_REGISTRY/hosts.toml.tmp" <<EOF
+# Written by ci/cluster/registry.sh: the local registry speaks plain HTTP on loopback.
+server = "http://$LOCAL_REGISTRY"
+
+[host."http://$LOCAL_REGISTRY"]
+  capabilities = ["pull", "resolve"]
+  skip_verify = true
+EOF
+mv "$CERTS_D/$LOCAL_REGISTRY/hosts.toml.tmp" "$CERTS_D/$LOCAL_REGISTRY/hosts.toml"
+
+start_comp registry "$(sha256sum "$REGISTRY_CONFIG" | cut -c1-16)" "$bin/registry" serve "$REGISTRY_CONFIG"
+wait_comp registry 30 curl -fsS "http://$LOCAL_REGISTRY/v2/"
+echo "$LOCAL_REGISTRY"
