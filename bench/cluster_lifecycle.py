@@ -34,7 +34,7 @@ from common import ci_setting, dir_mb, large_model
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "cluster"))
-from lifecycle import Load, helm, versions_answering  # noqa: E402
+from lifecycle import LOCAL_IMAGES, Load, helm, versions_answering  # noqa: E402
 
 NS = "faq-bench"
 RELEASE = "faq-engine"
@@ -125,7 +125,11 @@ def helm_seconds(*args: str) -> float:
 
 
 def install(sets: list[str]) -> float:
-    return helm_seconds("install", RELEASE, str(ROOT / "chart"), "-n", NS,
+    """The app image from the local registry (chart/ci/local-images.yaml, pushed by `make up`);
+    the model image by its podman name, put on the node by load_image unless a case names the
+    registry's repository."""
+    sets = [f"model.repository={MODEL_REPO}", *sets]
+    return helm_seconds("install", RELEASE, str(ROOT / "chart"), "-n", NS, "-f", str(LOCAL_IMAGES),
                         *[a for s in sets for a in ("--set", s)])
 
 

@@ -9,6 +9,7 @@ python attacks.py
 python batch_perf.py
 python model_copy.py
 bash cluster_bringup.sh
-bash ../ci/cluster/load-images.sh $(bash ../ci/images/build.sh)
+python registry_push_pull.py
+bash ../ci/images/push.sh $(bash ../ci/images/build.sh) >/dev/null
 python cluster_lifecycle.py
 python autoscale_perf.py

@@ -36,8 +36,9 @@ tools=(
 )
 wanted=("$@")
 [ ${#wanted[@]} -gt 0 ] || wanted=(helm ct kubeconform helm-docs actionlint kube-score)
+known=" ${tools[*]%%|*} "
 for w in "${wanted[@]}"; do
-  printf '%s\n' "${tools[@]}" | grep -q "^$w|" || { echo "go-tools.sh: unknown tool '$w'" >&2; exit 2; }
+  [[ "$known" == *" $w "* ]] || { echo "go-tools.sh: unknown tool '$w' (known:$known)" >&2; exit 2; }
 done
 for t in "${tools[@]}"; do
   IFS='|' read -r name mod version pkg ld <<<"$t"

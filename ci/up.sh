@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The main job (`make up`): from a fresh machine to a running faq-engine that answers.
-#   1. the images (app + model 1.0), built with podman on local base images
+#   1. the images (app + models 1.0 and 1.1), built with podman on local base images
 #   2. a cluster: the one KUBECONFIG points at when it is reachable, else the local one
-#      (ci/cluster/up.sh: upstream Kubernetes as host processes), and the images loaded into it
-#   3. helm upgrade --install into a namespace that enforces Pod Security "restricted"
-#   4. helm test, then one question asked through the Service
+#      (ci/cluster/up.sh: upstream Kubernetes as host processes, with its OCI registry)
+#   3. the images pushed to the local registry (ci/images/push.sh), digests captured
+#   4. helm upgrade --install with chart/ci/local-images.yaml, each image as tag@digest (what
+#      the push reported; the kubelet pulls exactly that), in a namespace that enforces Pod
+#      Security "restricted"
+#   5. helm test, then one question asked through the Service
 # A second run reuses everything (cached tools, images, cluster) and upgrades in place.
 # `ci/up.sh --uninstall` uninstalls the release from its namespace instead (`make down`).
 # Runs with ci/with-env (tools on PATH).
@@ -37,11 +40,25 @@ if [ -n "${KUBECONFIG:-}" ] && [ "$KUBECONFIG" != "$FAQ_CACHE/cluster/kubeconfig
    && kubectl get --raw /readyz --request-timeout=5s >/dev/null 2>&1; then
   FAQ_CLUSTER=existing bash ci/cluster/up.sh >/dev/null
   echo "    using the configured cluster ($(kubectl config current-context)); push the images" \
-       "above to a registry it can pull from and set image/model.repository" >&2
+       "above to a registry it can pull from (REGISTRY=... ci/images/push.sh IMAGE...) and" \
+       "set image.repository / model.repository" >&2
+  sets=()
 else
   export KUBECONFIG
   KUBECONFIG=$(bash ci/cluster/up.sh)
-  bash ci/cluster/load-images.sh "${images[@]}" >&2
+  say "pushing the images to the local registry ($LOCAL_REGISTRY)"
+  mapfile -t pushed < <(bash ci/images/push.sh "${images[@]}")
+  printf '    %s\n' "${pushed[@]}" >&2
+  # tag@digest in the tag key: pulled by digest, and `--set model.tag=1.1` later replaces both.
+  tag_at_digest() { # tag_at_digest NAME[:TAG] -> TAG@sha256:... of the pushed image
+    local ref
+    ref=$(printf '%s\n' "${pushed[@]}" | grep -F "/$1" | head -1)
+    [ -n "$ref" ] || { echo "no pushed image $1 in: ${pushed[*]}" >&2; exit 1; }
+    ref=${ref##*/}
+    echo "${ref#*:}"
+  }
+  sets=(--set-string "image.tag=$(tag_at_digest faq-engine:)"
+        --set-string "model.tag=$(tag_at_digest faq-engine-model:1.0@)")
 fi
 
 say "helm upgrade --install $RELEASE ./chart (namespace $NAMESPACE)"
@@ -49,7 +66,7 @@ kubectl create namespace "$NAMESPACE" --dry-run=client -o yaml \
   | kubectl label --local -f - pod-security.kubernetes.io/enforce=restricted -o yaml \
   | kubectl apply -f - >/dev/null
 helm upgrade --install "$RELEASE" ./chart --namespace "$NAMESPACE" --wait --timeout 5m \
-  --set image.pullPolicy=IfNotPresent --set model.pullPolicy=IfNotPresent "$@"
+  -f chart/ci/local-images.yaml "${sets[@]}" "$@"
 
 say "helm test $RELEASE"
 helm test "$RELEASE" --namespace "$NAMESPACE" --logs --timeout 3m
@@ -68,4 +85,5 @@ faq-engine is up (release $RELEASE, namespace $NAMESPACE).
   curl -s localhost:8080/v1/answer -H 'Content-Type: application/json' -d '{"question": "How do I roll back?"}'
   helm upgrade $RELEASE ./chart -n $NAMESPACE --reuse-values --set model.tag=1.1   # roll out model 1.1
   helm rollback $RELEASE -n $NAMESPACE                                              # and back
+  ci/release model 1.2     # a release: build, push to $LOCAL_REGISTRY, bump the chart, upgrade by digest
 MSG

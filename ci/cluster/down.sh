@@ -27,6 +27,7 @@ stop_comp kubelet
 stop_comp metrics-server coredns kube-proxy kube-scheduler kube-controller-manager pv-perms
 stop_comp kube-apiserver
 stop_comp etcd
+stop_comp registry # ci/cluster/registry.sh (its storage, under $FAQ_CACHE, stays)
 
 # 2. Pods' containers. containerd is needed to find and remove them; start it if it is not running
 #    but has state (after a crash or a reboot).

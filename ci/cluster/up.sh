@@ -164,6 +164,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 EOF
 start_comp containerd "$(fhash "$STATE/etc/containerd.toml" "$CNI_CONF_DIR/10-faq-engine.conflist")" containerd --config "$STATE/etc/containerd.toml"
 wait_comp containerd 30 ctr_ version
+bash "$cluster_dir/registry.sh" >/dev/null # the local OCI registry + its containerd hosts.toml
 
 # --- pause image: FROM scratch + static catatonit -----------------------------------------------
 if ! ctr_ -n k8s.io images ls -q "name==$PAUSE_IMAGE" | grep . >/dev/null; then

@@ -165,26 +165,3 @@ def oci_registry(tmp_path_factory):
         proc.terminate()
         proc.wait(timeout=10)
         log.close()
-
-
-def clone_worktree(dest: Path) -> Path:
-    """A git clone of this repository with the working tree's current files committed on top
-    (tracked and new, not ignored), so uncommitted work is what Renovate sees."""
-    subprocess.run(["git", "clone", "-q", str(ROOT), str(dest)], check=True)
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
-                           capture_output=True, check=True).stdout.decode().split("\0")
-    for name in filter(None, files):
-        src, dst = ROOT / name, dest / name
-        if src.is_file():
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
-        elif dst.exists() and not src.exists():
-            dst.unlink()
-    commit(dest, "the working tree")
-    return dest
-
-
-def commit(repo: Path, msg: str) -> None:
-    subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
-    subprocess.run(["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "commit",
-                    "-q", "--allow-empty", "-m", msg], cwd=repo, check=True)

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from conftest import ROOT, clone_worktree, commit
+from conftest import ROOT
+from helpers import clone_worktree, commit
 from oci import push_image
 
 VERSIONS_ENV = ROOT / "ci" / "versions.env"

@@ -15,10 +15,12 @@ Fixtures
     ``.wait_pod_ready()``, ``.run_pod()``, ``.service_url()``, ``.port_forward()``,
     ``.events()``, ``.describe()``, ``.create_namespace(prefix, labels, restricted=False)``,
     ``.pod_manifest()`` (static). More in kube_helpers.py (``http_get``, ``wait_for``, ...).
-``load_images`` (session) -> callable(*images)
-    Imports podman images into the local cluster's containerd (no-op for an existing cluster).
+``push_images`` (session) -> callable(*images) -> dict[str, str]
+    Pushes podman images to the cluster's registry with ``ci/images/push.sh`` (the local
+    cluster's, ``LOCAL_REGISTRY``; for ``FAQ_CLUSTER=existing`` the one ``REGISTRY`` names, which
+    that cluster must pull from) and returns {image: "repository:tag@digest" as pushed}.
 ``busybox_image`` (session) -> str
-    The local busybox base image (``ALPINE_BASE`` in ci/versions.env), loaded into the cluster.
+    The local busybox base image (``ALPINE_BASE`` in ci/versions.env), pushed to the registry.
 ``make_namespace`` (function) -> callable(prefix="faq-t", labels=None, restricted=False) -> str
     Creates uniquely named namespaces, all deleted at teardown.
 ``restricted_namespace`` (function) -> str
@@ -41,10 +43,10 @@ import pytest
 from helpers import ci_setting
 from kube_helpers import (
     BUSYBOX_IMAGE,
-    CLUSTER_SCRIPTS,
     FAQ_CACHE,
     LOCAL_KUBECONFIG,
     Kubectl,
+    REPO,
     PodResult,
 )
 
@@ -94,26 +96,29 @@ def kubectl(kubeconfig: str) -> Kubectl:
 
 
 @pytest.fixture(scope="session")
-def load_images(kubeconfig: str) -> Callable[..., None]:
-    def load(*images: str) -> None:
-        if not _is_local_cluster(kubeconfig):
-            return  # an existing cluster must already have them
+def push_images(kubeconfig: str) -> Callable[..., dict[str, str]]:
+    def push(*images: str) -> dict[str, str]:
+        if not _is_local_cluster(kubeconfig) and not os.environ.get("REGISTRY"):
+            pytest.fail("FAQ_CLUSTER=existing: set REGISTRY to a registry that cluster pulls from")
         proc = subprocess.run(
-            ["bash", str(CLUSTER_SCRIPTS / "load-images.sh"), *images],
+            ["bash", str(REPO / "ci" / "images" / "push.sh"), *images],
             capture_output=True,
             text=True,
             timeout=600,
         )
         if proc.returncode != 0:
-            pytest.fail(f"load-images.sh {' '.join(images)} failed:\n{proc.stderr.strip()}")
+            pytest.fail(f"ci/images/push.sh {' '.join(images)} failed:\n{proc.stderr.strip()}")
+        pushed = proc.stdout.split()
+        assert len(pushed) == len(images), proc.stdout
+        return dict(zip(images, pushed))
 
-    return load
+    return push
 
 
 @pytest.fixture(scope="session")
-def busybox_image(load_images: Callable[..., None]) -> str:
-    load_images(BUSYBOX_IMAGE)
-    return BUSYBOX_IMAGE
+def busybox_image(push_images: Callable[..., dict[str, str]]) -> str:
+    ref = push_images(BUSYBOX_IMAGE)[BUSYBOX_IMAGE]
+    return ref.split("@")[0]  # by tag, as a user's manifest names it
 
 
 @pytest.fixture

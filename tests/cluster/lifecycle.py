@@ -17,6 +17,24 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "chart"
+#: The local loop's image names (chart/values.yaml names the published ones).
+LOCAL_IMAGES = CHART / "ci" / "local-images.yaml"
+
+
+def digest_of(ref: str) -> str:
+    """"repo:tag@sha256:..." or a CRI imageID "repo@sha256:..." -> "sha256:..."."""
+    assert "@sha256:" in ref, ref
+    return ref.rsplit("@", 1)[1]
+
+
+def local_install_args(app: str, model: str) -> list[str]:
+    """helm flags that deploy the pushed images as `make up` does: chart/ci/local-images.yaml,
+    each tag as tag@digest (pulled by digest; `--set model.tag=1.1` later replaces both)."""
+    def tag(ref: str) -> str:
+        return ref.rsplit("/", 1)[1].split(":", 1)[1]
+
+    return ["-f", str(LOCAL_IMAGES), "--set-string", f"image.tag={tag(app)}",
+            "--set-string", f"model.tag={tag(model)}"]
 
 
 def helm(*args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:

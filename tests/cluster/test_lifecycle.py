@@ -14,7 +14,16 @@ import time
 
 import pytest
 from helpers import build_corrupt_model_image
-from lifecycle import CHART, ROOT, Load, helm, host_claim, versions_answering
+from lifecycle import (
+    CHART,
+    ROOT,
+    Load,
+    digest_of,
+    helm,
+    host_claim,
+    local_install_args,
+    versions_answering,
+)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 RELEASE = "faq-engine"  # contains the chart name, so the fullname (and Service) is "faq-engine"
@@ -24,10 +33,11 @@ MODES = {"emptyDir": [], "image": ["--set", "model.volume.type=image"]}
 
 
 @pytest.fixture(scope="module")
-def cluster_images(images, load_images):
+def cluster_images(images, push_images):
+    """The images in the cluster's registry: {name: "repository:tag@digest" as pushed}."""
     corrupt = build_corrupt_model_image("localhost/faq-engine-model:1.1-corrupt")
-    load_images(images["app"], images["model-1.0"], images["model-1.1"], corrupt)
-    return images
+    pushed = push_images(images["app"], images["model-1.0"], images["model-1.1"], corrupt)
+    return {name: pushed[ref] for name, ref in images.items()}
 
 
 @pytest.fixture(scope="module", params=list(MODES))
@@ -71,8 +81,10 @@ def timed(name, fn):
     return out
 
 
-def test_1_install_two_replicas_ready_and_helm_test(kubectl, mode, namespace, url):
+def test_1_install_two_replicas_ready_and_helm_test(kubectl, mode, namespace, url, cluster_images):
     timed(f"{mode} install", lambda: helm("install", RELEASE, str(CHART), "-n", namespace,
+                                          *local_install_args(cluster_images["app"],
+                                                              cluster_images["model-1.0"]),
                                           "--set", "replicaCount=2", *MODES[mode],
                                           "--wait", "--timeout", "5m"))
     pods = app_pods(kubectl, namespace)
@@ -81,10 +93,17 @@ def test_1_install_two_replicas_ready_and_helm_test(kubectl, mode, namespace, ur
     volumes = {v["name"]: v for v in pods[0]["spec"]["volumes"]}
     inits = [c["name"] for c in pods[0]["spec"].get("initContainers", [])]
     if mode == "image":  # the model image itself is the volume: nothing copies it
-        assert image_tag(volumes["model"]["image"]["reference"]) == "1.0", volumes
+        assert volumes["model"]["image"]["reference"] == cluster_images["model-1.0"], volumes
         assert "model" not in inits, inits
     else:
         assert "emptyDir" in volumes["model"] and "model" in inits, (volumes, inits)
+    # The kubelet pulled from the registry exactly what the push reported.
+    for p in pods:
+        (app,) = p["status"]["containerStatuses"]
+        assert digest_of(app["imageID"]) == digest_of(cluster_images["app"]), app
+        if mode != "image":
+            init = next(c for c in p["status"]["initContainerStatuses"] if c["name"] == "model")
+            assert digest_of(init["imageID"]) == digest_of(cluster_images["model-1.0"]), init
     out = helm("test", RELEASE, "-n", namespace, "--logs", "--timeout", "3m").stdout
     assert "model 1.0 answered" in out, out
     assert versions_answering(url()) == {"1.0": 30}
@@ -239,7 +258,8 @@ def test_5_pvc_second_rollout_of_same_version_is_a_cache_hit(kubectl, make_names
     host_dir = tmp_path_factory.mktemp("pv")
     pv = host_claim(kubectl, ns, "models", host_dir)
     try:
-        helm("install", RELEASE, str(CHART), "-n", ns, "--set", "model.volume.type=pvc",
+        helm("install", RELEASE, str(CHART), "-n", ns, *local_install_args(
+             cluster_images["app"], cluster_images["model-1.0"]), "--set", "model.volume.type=pvc",
              "--set", "model.volume.pvc.existingClaim=models", "--wait", "--timeout", "5m")
         (first,) = app_pods(kubectl, ns)
         assert "version=1.0 copied" in init_log(kubectl, ns, first["metadata"]["name"])
