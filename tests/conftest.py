@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
+import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_FAQ = ROOT / "app" / "faq_engine" / "data" / "sample-faq.jsonl"
@@ -58,3 +61,50 @@ def images() -> dict[str, str]:
     app = next(i for i in built if "/faq-engine:" in i)
     models = {i.rsplit(":", 1)[1]: i for i in built if "/faq-engine-model:" in i}
     return {"app": app, **{f"model-{v}": ref for v, ref in models.items()}}
+
+
+def _registry_binary() -> Path:
+    """CNCF Distribution at the pin of ci/versions.env (the local cluster's registry), built
+    from the Go module proxy into $FAQ_CACHE/bin by `ci/go-tools.sh registry`."""
+    if not shutil.which("go"):
+        pytest.fail("go is not installed: the registry is built from the Go module proxy")
+    r = subprocess.run(["bash", str(ROOT / "ci" / "go-tools.sh"), "registry"],
+                       capture_output=True, text=True, timeout=1200)
+    if r.returncode != 0:
+        pytest.fail(f"ci/go-tools.sh registry failed:\n{r.stderr[-3000:]}")
+    return Path(r.stdout.strip()) / "registry"
+
+
+@pytest.fixture(scope="session")
+def oci_registry(tmp_path_factory):
+    """A CNCF Distribution registry on 127.0.0.1 (a free port), storage in a temporary
+    directory; yields "127.0.0.1:<port>"."""
+    binary = _registry_binary()
+    d = tmp_path_factory.mktemp("registry")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (d / "config.yml").write_text(
+        "version: 0.1\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {d / 'data'}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+        "log:\n  level: warn\n")
+    log = (d / "registry.log").open("w")
+    proc = subprocess.Popen([str(binary), "serve", str(d / "config.yml")], stdout=log,
+                            stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/v2/", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the registry did not start: {(d / 'registry.log').read_text()}")
+            time.sleep(0.2)
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from chart_helpers import container, mounts, volumes
+from chart_helpers import LOCAL_APP, container, mounts, volumes
 from test_chart_render import assert_restricted
 
 ON = ["batch.enabled=true"]
@@ -43,7 +43,7 @@ def test_job_runs_faq_engine_batch_on_the_data_claim(render):
     pod = batch_pod(m)
     assert pod["restartPolicy"] == "Never"
     c = container(pod, "batch")
-    assert c["image"] == "localhost/faq-engine:1.0.0"
+    assert c["image"] == f"{LOCAL_APP}:1.0.0"
     assert c["command"] == ["faq-engine", "batch"]
     assert c["args"] == ["--model-dir=/models/current", "--in=/data/questions.jsonl",
                          "--out=/data/answers.jsonl", "--summary=/data/answers.jsonl.summary.json",

@@ -18,6 +18,8 @@ import requests
 import yaml
 from helpers import ROOT, clone_worktree
 
+pytestmark = [pytest.mark.images, pytest.mark.slow]
+
 
 RELEASE_WORKFLOW = ROOT / ".github" / "workflows" / "release.yaml"
 EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
