@@ -76,6 +76,11 @@ def test_model_release_through_the_registry_under_load(kubectl, make_namespace, 
         for p in pods:
             (init,) = p["status"]["initContainerStatuses"]
             assert digest_of(init["imageID"]) == out["digest"], init
-            assert init["image"].endswith(f":{VERSION}@{out['digest']}"), init["image"]
+            (spec,) = p["spec"]["initContainers"]
+            assert spec["image"] == out["reference"], spec["image"]
+        # The kubelet's own pull of the new model image, from its events.
+        pulls = [e["message"] for e in kubectl.json("get", "events", namespace=ns)["items"]
+                 if e.get("reason") == "Pulled" and out["digest"] in e.get("message", "")]
+        print(f"kubelet pulls of {out['reference']}: {pulls}")
     finally:
         helm("uninstall", RELEASE, "-n", ns, "--wait", check=False)
