@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "cluster")]
 from autoscale import RELEASE, install, scale_out_and_in  # noqa: E402
 from kube_helpers import LOCAL_KUBECONFIG, Kubectl, unique_name  # noqa: E402
-from lifecycle import RESTRICTED_LABELS, helm, host_claim  # noqa: E402
+from lifecycle import LOCAL_IMAGES, RESTRICTED_LABELS, helm, host_claim  # noqa: E402
 
 
 def run(kubectl: Kubectl, mode: str, figures: dict[str, float]) -> None:
@@ -37,7 +37,7 @@ def run(kubectl: Kubectl, mode: str, figures: dict[str, float]) -> None:
             (tmp / "pv").mkdir()
             pv = host_claim(kubectl, ns, "models", tmp / "pv")
             extra = ["--set", "model.volume.type=pvc", "--set", "model.volume.pvc.existingClaim=models"]
-        install(ns, tmp, *extra)
+        install(ns, tmp, "-f", str(LOCAL_IMAGES), *extra)  # images run-all.sh pushed
         scale_out_and_in(kubectl, ns, kubectl.service_url(ns, RELEASE), mode, figures)
     finally:
         helm("uninstall", RELEASE, "-n", ns, "--wait", check=False)

@@ -19,6 +19,10 @@ Fixtures
     Pushes podman images to the cluster's registry with ``ci/images/push.sh`` (the local
     cluster's, ``LOCAL_REGISTRY``; for ``FAQ_CLUSTER=existing`` the one ``REGISTRY`` names, which
     that cluster must pull from) and returns {image: "repository:tag@digest" as pushed}.
+``local_chart_args`` (session) -> list[str]
+    The app image and model images 1.0 and 1.1 (``ci/images/build.sh``) pushed, and the helm
+    flags that deploy them as ``make up`` does: ``-f chart/ci/local-images.yaml`` with app and
+    model 1.0 as ``tag@digest`` (``--set model.tag=1.1`` later pulls 1.1 by tag).
 ``busybox_image`` (session) -> str
     The local busybox base image (``ALPINE_BASE`` in ci/versions.env), pushed to the registry.
 ``make_namespace`` (function) -> callable(prefix="faq-t", labels=None, restricted=False) -> str
@@ -113,6 +117,14 @@ def push_images(kubeconfig: str) -> Callable[..., dict[str, str]]:
         return dict(zip(images, pushed))
 
     return push
+
+
+@pytest.fixture(scope="session")
+def local_chart_args(images: dict[str, str], push_images: Callable[..., dict[str, str]]) -> list[str]:
+    from lifecycle import local_install_args
+
+    pushed = push_images(images["app"], images["model-1.0"], images["model-1.1"])
+    return local_install_args(pushed[images["app"]], pushed[images["model-1.0"]])
 
 
 @pytest.fixture(scope="session")

@@ -41,8 +41,7 @@ def test_metrics_server_verifies_the_kubelet(kubectl, metrics_api):
 
 
 @pytest.fixture
-def namespace(kubectl, images, load_images):
-    load_images(images["app"], images["model-1.0"])
+def namespace(kubectl):
     ns = unique_name("faq-hpa")
     kubectl.apply({"apiVersion": "v1", "kind": "Namespace",
                    "metadata": {"name": ns, "labels": RESTRICTED_LABELS}})
@@ -52,19 +51,20 @@ def namespace(kubectl, images, load_images):
 
 
 def test_emptydir_scales_out_and_in_without_failed_requests(kubectl, metrics_api, namespace,
-                                                            tmp_path):
-    install(namespace, tmp_path)
+                                                            tmp_path, local_chart_args):
+    install(namespace, tmp_path, *local_chart_args)
     inits = scale_out_and_in(kubectl, namespace, kubectl.service_url(namespace, RELEASE), "emptyDir",
                              FIGURES)
     assert all("version=1.0 copied" in log for log in inits.values()), inits
 
 
-def test_pvc_scales_out_on_cache_hits(kubectl, metrics_api, namespace, tmp_path):
+def test_pvc_scales_out_on_cache_hits(kubectl, metrics_api, namespace, tmp_path,
+                                     local_chart_args):
     data = tmp_path / "pv"
     data.mkdir()
     pv = host_claim(kubectl, namespace, "models", data)
     try:
-        install(namespace, tmp_path, "--set", "model.volume.type=pvc",
+        install(namespace, tmp_path, *local_chart_args, "--set", "model.volume.type=pvc",
                 "--set", "model.volume.pvc.existingClaim=models")
         inits = scale_out_and_in(kubectl, namespace, kubectl.service_url(namespace, RELEASE), "pvc", FIGURES)
         # the pods the autoscaler added found the model already on the claim

@@ -40,8 +40,7 @@ def write_input(path) -> tuple[set[int], set[int]]:
 
 
 @pytest.fixture(scope="module")
-def setup(kubectl, images, load_images, tmp_path_factory):
-    load_images(images["app"], images["model-1.0"])
+def setup(kubectl, tmp_path_factory):
     ns = unique_name("faq-batch")
     kubectl.apply({"apiVersion": "v1", "kind": "Namespace",
                    "metadata": {"name": ns, "labels": RESTRICTED_LABELS}})
@@ -73,10 +72,10 @@ def check_output(data, output, good, bad, log) -> dict:
     return summary
 
 
-def test_1_job_answers_every_good_line(kubectl, setup):
+def test_1_job_answers_every_good_line(kubectl, setup, local_chart_args):
     ns, data, good, bad = setup
     started = time.monotonic()
-    helm("install", RELEASE, str(CHART), "-n", ns, "--set", "batch.enabled=true",
+    helm("install", RELEASE, str(CHART), "-n", ns, *local_chart_args, "--set", "batch.enabled=true",
          "--set", "batch.data.existingClaim=questions", "--set", "batch.topK=1",
          "--set-json", "batch.progressSeconds=0.05", "--set", "batch.maxBad=100",
          "--wait", "--wait-for-jobs", "--timeout", "5m")

@@ -17,7 +17,7 @@ import subprocess
 import pytest
 from faq_engine.modeldir import MANIFEST, SUMS, dump_manifest, dump_sums, sha256_file
 from helpers import ci_setting
-from lifecycle import CHART, ROOT, helm
+from lifecycle import CHART, ROOT, helm, local_install_args
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 RELEASE = "faq-mem"
@@ -26,8 +26,9 @@ SIZE_LIMIT = "300Mi"
 
 
 @pytest.fixture(scope="module")
-def big_model_image(images, load_images, tmp_path_factory) -> str:
-    """Model 1.1 plus a listed 200 MiB file (random bytes), built with Dockerfile.model."""
+def big_model_image(images, push_images, tmp_path_factory) -> dict[str, str]:
+    """Model 1.1 plus a listed 200 MiB file (random bytes), built with Dockerfile.model, pushed
+    with the app image: {"app": ref, "model": ref}, each repository:tag@digest."""
     tag = images["model-1.1"] + f"-pad{PAD_MIB}"
     ctx = tmp_path_factory.mktemp("big-model")
     cid = subprocess.run(["podman", "create", images["model-1.1"]], check=True,
@@ -54,19 +55,16 @@ def big_model_image(images, load_images, tmp_path_factory) -> str:
                     "--build-arg", "MODEL_DIR=model", "-t", tag, str(ctx)],
                    check=True, capture_output=True)
     shutil.rmtree(ctx, ignore_errors=True)
-    load_images(images["app"], tag)
-    return tag
+    pushed = push_images(images["app"], tag)
+    return {"app": pushed[images["app"]], "model": pushed[tag]}
 
 
 def test_a_200_mib_model_in_memory_medium_is_copied_and_served(kubectl, make_namespace, images,
                                                                big_model_image):
     ns = make_namespace("faq-mem", restricted=True)
-    app_repo, app_tag = images["app"].rsplit(":", 1)
-    model_repo, model_tag = big_model_image.rsplit(":", 1)
     try:
         helm("install", RELEASE, str(CHART), "-n", ns,
-             "--set", f"image.repository={app_repo}", "--set-string", f"image.tag={app_tag}",
-             "--set", f"model.repository={model_repo}", "--set-string", f"model.tag={model_tag}",
+             *local_install_args(big_model_image["app"], big_model_image["model"]),
              "--set", "model.volume.emptyDir.medium=Memory",
              "--set", f"model.volume.emptyDir.sizeLimit={SIZE_LIMIT}",
              "--set-string", "tests.expectedModelVersion=1.1",
