@@ -3,7 +3,7 @@
 # built from the Go module proxy by ci/go-tools.sh) on loopback at LOCAL_REGISTRY
 # (127.0.0.1:5001), plain HTTP, storage under $FAQ_CACHE/registry/storage (kept across cluster
 # restarts and purges, like podman's images). It also writes the containerd hosts.toml that
-# lets the kubelet pull from it (containerd's config_path: $STATE/etc/containerd/certs.d).
+# lets the kubelet pull from it (in REGISTRY_HOSTS_DIR, containerd's config_path; lib.sh).
 #
 #   bash ci/cluster/registry.sh          start it (idempotent); prints the registry host
 #   bash ci/cluster/registry.sh stop     stop it (ci/cluster/down.sh does)
@@ -16,7 +16,6 @@ set -euo pipefail
 
 REGISTRY_STORAGE=$FAQ_CACHE/registry/storage
 REGISTRY_CONFIG=$STATE/etc/registry.yml
-CERTS_D=$STATE/etc/containerd/certs.d
 
 case "${1:-start}" in
   stop)
@@ -28,7 +27,7 @@ case "${1:-start}" in
 esac
 
 bin=$(bash "$repo_dir/ci/go-tools.sh" registry) || die "building the registry (ci/go-tools.sh registry) failed"
-mkdir -p "$REGISTRY_STORAGE" "$STATE/etc" "$LOGS" "$PIDS" "$CERTS_D/$LOCAL_REGISTRY"
+mkdir -p "$REGISTRY_STORAGE" "$STATE/etc" "$LOGS" "$PIDS" "$REGISTRY_HOSTS_DIR/$LOCAL_REGISTRY"
 
 cat >"$REGISTRY_CONFIG.tmp" <<EOF
 # faq-engine local cluster: CNCF Distribution on loopback (written by ci/cluster/registry.sh).
@@ -47,8 +46,8 @@ http:
 EOF
 mv "$REGISTRY_CONFIG.tmp" "$REGISTRY_CONFIG"
 
-# containerd (config_path = $CERTS_D): this host is plain HTTP; pull and resolve only.
-cat >"$CERTS_D/$LOCAL_REGISTRY/hosts.toml.tmp" <<EOF
+# containerd (config_path): this host is plain HTTP; pull and resolve only.
+cat >"$REGISTRY_HOSTS_DIR/$LOCAL_REGISTRY/hosts.toml.tmp" <<EOF
 # Written by ci/cluster/registry.sh: the local registry speaks plain HTTP on loopback.
 server = "http://$LOCAL_REGISTRY"
 
@@ -56,7 +55,7 @@ server = "http://$LOCAL_REGISTRY"
   capabilities = ["pull", "resolve"]
   skip_verify = true
 EOF
-mv "$CERTS_D/$LOCAL_REGISTRY/hosts.toml.tmp" "$CERTS_D/$LOCAL_REGISTRY/hosts.toml"
+mv "$REGISTRY_HOSTS_DIR/$LOCAL_REGISTRY/hosts.toml.tmp" "$REGISTRY_HOSTS_DIR/$LOCAL_REGISTRY/hosts.toml"
 
 start_comp registry "$(sha256sum "$REGISTRY_CONFIG" | cut -c1-16)" "$bin/registry" serve "$REGISTRY_CONFIG"
 wait_comp registry 30 curl -fsS "http://$LOCAL_REGISTRY/v2/"
