@@ -9,17 +9,23 @@ import time
 import urllib.request
 
 import pytest
-from lifecycle import CHART, Load, helm, versions_answering
+from lifecycle import CHART, Load, helm, local_install_args, versions_answering
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 RELEASE = "faq-engine"  # contains the chart name: the Service is "faq-engine"
 
 
 @pytest.fixture(scope="module")
-def namespace(kubectl, images, load_images):
+def pushed(images, push_images) -> dict[str, str]:
+    """The app and both models' images in the cluster's registry: {name: repository:tag@digest}."""
+    refs = push_images(images["app"], images["model-1.0"], images["model-2.0"])
+    return {name: refs[images[name]] for name in ("app", "model-1.0", "model-2.0")}
+
+
+@pytest.fixture(scope="module")
+def namespace(kubectl, pushed):
     from kube_helpers import unique_name
 
-    load_images(images["app"], images["model-1.0"], images["model-2.0"])
     name = unique_name("faq-kinds")
     labels = {f"pod-security.kubernetes.io/{m}": "restricted" for m in ("enforce", "warn", "audit")}
     kubectl.apply({"apiVersion": "v1", "kind": "Namespace",
@@ -34,8 +40,9 @@ def model_info(url: str) -> dict:
         return json.load(r)
 
 
-def test_doc2vec_to_embedding_and_back_under_load(kubectl, namespace):
-    helm("install", RELEASE, str(CHART), "-n", namespace, "--set", "replicaCount=2",
+def test_doc2vec_to_embedding_and_back_under_load(kubectl, namespace, pushed):
+    helm("install", RELEASE, str(CHART), "-n", namespace,
+         *local_install_args(pushed["app"], pushed["model-1.0"]), "--set", "replicaCount=2",
          "--wait", "--timeout", "5m")
     url = kubectl.service_url(namespace, RELEASE)
     assert model_info(url)["kind"] == "doc2vec"
@@ -44,7 +51,8 @@ def test_doc2vec_to_embedding_and_back_under_load(kubectl, namespace):
     with Load(url) as load:
         started = time.monotonic()
         helm("upgrade", RELEASE, str(CHART), "-n", namespace, "--reuse-values",
-             "--set", "model.tag=2.0", "--wait", "--timeout", "5m")
+             "--set-string", "model.tag=" + pushed["model-2.0"].rsplit("/", 1)[1].split(":", 1)[1],
+             "--wait", "--timeout", "5m")
         rollout = time.monotonic() - started
         time.sleep(3)
     r = load.result
