@@ -36,8 +36,9 @@ MODES = {"emptyDir": [], "image": ["--set", "model.volume.type=image"]}
 def cluster_images(images, push_images):
     """The images in the cluster's registry: {name: "repository:tag@digest" as pushed}."""
     corrupt = build_corrupt_model_image("localhost/faq-engine-model:1.1-corrupt")
-    pushed = push_images(images["app"], images["model-1.0"], images["model-1.1"], corrupt)
-    return {name: pushed[ref] for name, ref in images.items()}
+    names = ("app", "model-1.0", "model-1.1")
+    pushed = push_images(*(images[name] for name in names), corrupt)
+    return {name: pushed[images[name]] for name in names}
 
 
 @pytest.fixture(scope="module", params=list(MODES))
