@@ -127,8 +127,9 @@ def helm_seconds(*args: str) -> float:
 def install(sets: list[str]) -> float:
     """The app image from the local registry (chart/ci/local-images.yaml, pushed by `make up`);
     the model image by its podman name, put on the node by load_image unless a case names the
-    registry's repository."""
-    sets = [f"model.repository={MODEL_REPO}", *sets]
+    registry's repository. The app's local tag is pushed again in place, so the kubelet asks the
+    registry what it is now (pullPolicy Always) instead of running a stale copy on the node."""
+    sets = [f"model.repository={MODEL_REPO}", "image.pullPolicy=Always", *sets]
     return helm_seconds("install", RELEASE, str(ROOT / "chart"), "-n", NS, "-f", str(LOCAL_IMAGES),
                         *[a for s in sets for a in ("--set", s)])
 
