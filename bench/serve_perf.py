@@ -6,7 +6,8 @@ memory      PSS of gunicorn (master + workers) with 1 and with 4 workers serving
 throughput  requests/s through HTTP (wrk, fixed concurrency) with 2 workers vs the in-process
             ranking throughput of the same queries; p50/p99 latency; target ratio >= 0.7
 load        model load (verify + map) time for the large model, cold (page cache dropped)
-            and warm
+            and warm; the Doc2Vec negative-sampling table rebuilt by gensim's Python loop vs
+            the loader's numpy version (the bulk of a large vocabulary's load time)
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ from pathlib import Path
 
 from common import Server, dir_mb, large_model, wrk_script
 
+from gensim.models.doc2vec import Doc2Vec
+
 from faq_engine.faq import load_faq
+from faq_engine.ranking import Ranker
+from faq_engine.scorers.doc2vec import make_cum_table
 from faq_engine.trainer import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,6 +111,17 @@ def load_time() -> dict:
         out[f"{label}_s"] = round(float(r.stdout.strip().splitlines()[-1]), 2)
     print(f"load: {dir_mb(model):.0f} MB model verified and mapped in {out['cold_s']} s cold, "
           f"{out['warm_s']} s warm")
+    doc2vec = Ranker(model).scorers["doc2vec"].model
+    tables = {}
+    for label, build in (("gensim", Doc2Vec.make_cum_table), ("numpy", make_cum_table)):
+        start = time.perf_counter()
+        build(doc2vec)
+        tables[label] = time.perf_counter() - start
+    out["cum_table_gensim_s"] = round(tables["gensim"], 3)
+    out["cum_table_numpy_s"] = round(tables["numpy"], 4)
+    print(f"load: negative-sampling table of {len(doc2vec.wv.index_to_key):,} words: gensim "
+          f"{tables['gensim']:.3f} s, numpy {tables['numpy']:.4f} s "
+          f"({tables['gensim'] / tables['numpy']:.0f}x)")
     return out
 
 

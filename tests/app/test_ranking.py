@@ -220,3 +220,26 @@ def test_unknown_kind_leaves_the_app_unready_with_the_reason(model_copy):
 def test_a_scorer_not_in_the_model_is_refused(ranker):
     with pytest.raises(ValueError, match="no scorer embedding"):
         ranker.rank("helm", 3, weights={"embedding": 1.0})
+
+
+@pytest.mark.parametrize("vocabulary", ["trained", "100k-zipf"])
+def test_negative_sampling_table_is_gensims_to_the_bit(trained_model, vocabulary):
+    """Loading builds Doc2Vec's negative-sampling table with numpy instead of gensim's Python
+    loop; infer_vector draws from it, so it must be exactly gensim's table."""
+    import numpy as np
+    from gensim.models.doc2vec import Doc2Vec
+
+    from faq_engine.modeldir import read_manifest
+    from faq_engine.scorers.doc2vec import load_doc2vec, make_cum_table
+
+    model = load_doc2vec(trained_model, read_manifest(trained_model))
+    assert "make_cum_table" not in vars(model)  # the loader's stand-in is gone again
+    if vocabulary == "100k-zipf":  # many words, many ties among the rare ones
+        counts = np.random.default_rng(7).zipf(1.3, 100_000).clip(1, 10**9).astype(np.int64)
+        model.wv.index_to_key = [f"w{i}" for i in range(len(counts))]
+        model.wv.expandos["count"] = counts
+        make_cum_table(model)
+    ours = model.cum_table.copy()
+    Doc2Vec.make_cum_table(model)  # gensim's own
+    assert ours.dtype == model.cum_table.dtype == np.uint32
+    assert np.array_equal(ours, model.cum_table)
