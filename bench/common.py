@@ -6,6 +6,8 @@ import itertools
 import json
 import os
 import random
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -126,3 +128,17 @@ def wrk_script(questions: list[str], path: Path) -> None:
         "wrk.method = 'POST'\nwrk.headers['Content-Type'] = 'application/json'\n"
         "request = function()\n  i = i % #bodies + 1\n"
         "  return wrk.format(nil, '/v1/answer', nil, bodies[i])\nend\n")
+
+
+def run_wrk(url: str, script: Path, seconds: float, concurrency: int) -> dict:
+    """wrk (one thread, `concurrency` connections) POSTing `script`'s bodies to `url`:
+    requests/s, p50/p99 latency as wrk prints them, and the count of non-2xx answers."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: run ci/setup-host.sh")
+    out = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{int(seconds)}s", "--latency",
+                          "-s", str(script), url], check=True, capture_output=True, text=True).stdout
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
+    return {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+            "p50": lat.get("50"), "p99": lat.get("99"),
+            "non_2xx": int(non2xx.group(1)) if non2xx else 0}

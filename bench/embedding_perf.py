@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import random
-import re
 import shutil
 import subprocess
 import sys
@@ -27,7 +26,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from common import Server, dir_mb, synthetic_faq, wrk_script
+from common import Server, dir_mb, run_wrk, synthetic_faq, wrk_script
 
 from faq_engine.faq import load_faq
 from faq_engine.trainer import train
@@ -113,8 +112,6 @@ print(json.dumps({"qps": n / (time.perf_counter() - t)}))
 
 
 def throughput(model: Path, seconds: float, concurrency: int) -> dict:
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed: run ci/setup-host.sh")
     qs = distinct_questions(1500, seed=5)  # one argv string: under 128 KiB
     inproc = _run(INPROC, str(model), json.dumps(qs), str(seconds),
                   env={"OPENBLAS_NUM_THREADS": "1"})["qps"]
@@ -124,15 +121,11 @@ def throughput(model: Path, seconds: float, concurrency: int) -> dict:
         with Server(model, workers=2, threads=1, env={"OPENBLAS_NUM_THREADS": "1"}) as srv:
             for q in qs[:4]:
                 srv.ask(q)
-            wrk = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{int(seconds)}s",
-                                  "--latency", "-s", str(script), srv.url + "/v1/answer"],
-                                 check=True, capture_output=True, text=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", wrk).group(1))
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", wrk)
-    lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", wrk, re.M))
+            wrk = run_wrk(srv.url + "/v1/answer", script, seconds, concurrency)
+    rps = wrk["rps"]
     out = {"inprocess_qps": round(inproc, 1), "http_rps_2w": rps,
-           "ratio_http_over_inprocess": round(rps / inproc, 3), "p50": lat.get("50"),
-           "p99": lat.get("99"), "non_2xx": int(non2xx.group(1)) if non2xx else 0}
+           "ratio_http_over_inprocess": round(rps / inproc, 3), "p50": wrk["p50"],
+           "p99": wrk["p99"], "non_2xx": wrk["non_2xx"]}
     print(f"throughput: in-process {out['inprocess_qps']} q/s (1 process, 1 BLAS thread); HTTP "
           f"2 workers {rps} req/s at concurrency {concurrency} (p50 {out['p50']}, p99 "
           f"{out['p99']}, non-2xx {out['non_2xx']}); ratio {out['ratio_http_over_inprocess']} "

@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,7 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from common import Server, dir_mb, large_model, wrk_script
+from common import Server, dir_mb, large_model, run_wrk, wrk_script
 
 from gensim.models.doc2vec import Doc2Vec
 
@@ -70,8 +68,6 @@ def _inprocess_qps(model: Path, questions: list[str], seconds: float) -> float:
 
 
 def throughput(seconds: float, concurrency: int) -> dict:
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is not installed: run ci/setup-host.sh")
     questions = [e.question for e in load_faq(SAMPLE)]
     with tempfile.TemporaryDirectory() as tmp:
         model = Path(tmp) / "model"
@@ -82,15 +78,11 @@ def throughput(seconds: float, concurrency: int) -> dict:
         with Server(model, workers=2, threads=2) as srv:
             for q in questions:
                 srv.ask(q)
-            wrk = subprocess.run(["wrk", "-t1", f"-c{concurrency}", f"-d{int(seconds)}s",
-                                  "--latency", "-s", str(script), srv.url + "/v1/answer"],
-                                 check=True, capture_output=True, text=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", wrk).group(1))
-    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", wrk)
-    lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", wrk, re.M))
+            wrk = run_wrk(srv.url + "/v1/answer", script, seconds, concurrency)
+    rps = wrk["rps"]
     out = {"inprocess_qps": round(inproc, 1), "http_rps_2w": rps,
            "ratio_http_over_inprocess": round(rps / inproc, 3), "concurrency": concurrency,
-           "p50": lat.get("50"), "p99": lat.get("99"), "non_2xx": int(non2xx.group(1)) if non2xx else 0}
+           "p50": wrk["p50"], "p99": wrk["p99"], "non_2xx": wrk["non_2xx"]}
     print(f"throughput: in-process {out['inprocess_qps']} q/s; HTTP 2 workers {rps} req/s at "
           f"concurrency {concurrency} (p50 {out['p50']}, p99 {out['p99']}, non-2xx "
           f"{out['non_2xx']}); ratio {out['ratio_http_over_inprocess']} (target >= 0.7)")
