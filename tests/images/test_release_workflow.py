@@ -31,11 +31,17 @@ def run_release_workflow(tag: str, workspace, registry: str) -> dict[str, dict[s
     tools; `podman login` is not needed for a loopback registry."""
     job = yaml.safe_load(RELEASE_WORKFLOW.read_text())["jobs"]["release"]
     ctx = {"github.ref_name": tag, "github.event_name": "push", "inputs.what": "",
-           "inputs.version": "", "github.repository_owner": "Faq-Engine",
+           "inputs.version": "", "inputs.kind": "", "vars.MODEL_KIND": "",
+           "github.repository_owner": "Faq-Engine",
            "github.sha": "0" * 40, "github.actor": "faq-bot", "secrets.GITHUB_TOKEN": "x"}
     outputs: dict[str, dict[str, str]] = {}
 
     def value(expr: str) -> str:
+        """A context value, a 'literal', or `a || b || ...` (the first non-empty one)."""
+        if "||" in expr:
+            return next((v for v in map(value, map(str.strip, expr.split("||"))) if v), "")
+        if expr.startswith("'") and expr.endswith("'"):
+            return expr[1:-1]
         if expr.startswith("steps."):
             _, step, _, key = expr.split(".")
             return outputs[step][key]
@@ -48,6 +54,7 @@ def run_release_workflow(tag: str, workspace, registry: str) -> dict[str, dict[s
         env = {k: EXPR.sub(lambda m: value(m[1]), str(v)) for k, v in step.get("env", {}).items()}
         if "REGISTRY" in env:
             assert env["REGISTRY"] == "ghcr.io/faq-engine"  # the owner, lowercased
+            assert env["MODEL_KIND"] == "doc2vec"  # a tag push with no MODEL_KIND variable
             env.update(REGISTRY=registry, BASES="local")  # no ghcr.io, no Docker Hub here
         out = workspace.parent / f"output-{len(ran)}"
         out.write_text("")
