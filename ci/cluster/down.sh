@@ -136,5 +136,6 @@ if [ "$purge" = 1 ]; then
   # containerd's image store stays; its CRI bookkeeping of removed pods goes.
   rm -rf --one-file-system "$STATE/containerd/io.containerd.grpc.v1.cri" 2>/dev/null || true
   rm -rf --one-file-system "$RUN" "$HOSTPATH_PV_DIR" "$OUT_KUBECONFIG"
+  remove_log_links
 fi
 log "cluster down$([ "$purge" = 1 ] && echo ' (state purged)')"

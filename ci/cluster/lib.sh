@@ -32,6 +32,7 @@ CLUSTER_DOMAIN=cluster.local
 API_PORT=6443
 PAUSE_IMAGE=localhost/faq-engine-cluster/pause:catatonit
 HOSTPATH_PV_DIR=/tmp/hostpath_pv  # fixed by the in-tree kubernetes.io/host-path provisioner
+CONTAINER_LOG_LINKS=/var/log/containers  # fixed by the kubelet: its links to the logs in $STATE/pod-logs
 # containerd's registry hosts (config_path of its CRI image plugin): <host[:port]>/hosts.toml
 REGISTRY_HOSTS_DIR=$STATE/etc/containerd/certs.d
 OUT_KUBECONFIG=$FAQ_CACHE/cluster/kubeconfig
@@ -173,4 +174,12 @@ state_mismatch() {
       return 0
     fi
   done
+}
+
+# remove_log_links: the kubelet's links in $CONTAINER_LOG_LINKS to this cluster's pod logs, which
+# a purge leaves dangling (the next kubelet would drop them itself, logging every old container
+# as not found). Links to anything else there are left alone.
+remove_log_links() {
+  [ -d "$CONTAINER_LOG_LINKS" ] || return 0
+  find "$CONTAINER_LOG_LINKS" -maxdepth 1 -type l -lname "$STATE/pod-logs/*" -delete
 }

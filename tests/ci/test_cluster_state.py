@@ -79,3 +79,20 @@ def test_another_minor_is_purged(tmp_path, component):
     old = " ".join(f"{k}={v}" for k, v in parts.items())
     why = sh(make_state(tmp_path, old), "state_mismatch")
     assert f"created with '{old}'" in why and current_stamp() in why, why
+
+
+def test_a_purge_removes_only_the_kubelets_links_to_this_clusters_pod_logs(tmp_path):
+    """down.sh --purge calls remove_log_links: the kubelet's /var/log/containers links into the
+    purged $STATE/pod-logs go; links elsewhere and plain files there stay."""
+    state = make_state(tmp_path, None)
+    links = tmp_path / "containers"
+    links.mkdir()
+    ours = links / "faq-engine-x_faq-engine_app-0123.log"
+    ours.symlink_to(state / "pod-logs" / "faq-engine_faq-engine-x_uid" / "app" / "0.log")
+    theirs = links / "other_ns_c-4567.log"
+    theirs.symlink_to(tmp_path / "elsewhere" / "0.log")
+    plain = links / "a-file.log"
+    plain.write_text("kept")
+    sh(state, f'CONTAINER_LOG_LINKS="{links}"; remove_log_links')
+    assert sorted(p.name for p in links.iterdir()) == sorted([theirs.name, plain.name])
+    sh(state, f'CONTAINER_LOG_LINKS="{tmp_path / "absent"}"; remove_log_links')
