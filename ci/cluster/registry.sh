@@ -59,4 +59,10 @@ mv "$REGISTRY_HOSTS_DIR/$LOCAL_REGISTRY/hosts.toml.tmp" "$REGISTRY_HOSTS_DIR/$LO
 
 start_comp registry "$(sha256sum "$REGISTRY_CONFIG" | cut -c1-16)" "$bin/registry" serve "$REGISTRY_CONFIG"
 wait_comp registry 30 curl -fsS "http://$LOCAL_REGISTRY/v2/"
+# The answer must come from this registry, not from another process holding the port (say one
+# whose pid file was lost): then ours exits at once and pushes would land elsewhere.
+owner=$(ss -Hltnp "sport = :${LOCAL_REGISTRY##*:}" | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2)
+if [ "$owner" != "$(comp_pid registry)" ]; then
+  die "$LOCAL_REGISTRY is held by another process (pid ${owner:-unknown}: $(ps -o args= -p "${owner:-0}" 2>/dev/null)), not this cluster's registry; stop it and run ci/cluster/registry.sh again"
+fi
 echo "$LOCAL_REGISTRY"
