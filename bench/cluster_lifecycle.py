@@ -7,10 +7,11 @@ For the sample model and a 1 GB model, one replica, each mode of `model.volume.t
   rolls the pod without changing the model (it copies again);
 - PVC: install (first copy), then the same rolling upgrade (a cache hit: no copy);
 - image volume, pulled cold: the model image pushed to the local registry and absent from the
-  node, so the kubelet pulls it (only when the registry of ci/cluster/registry.sh runs);
+  node, so the kubelet pulls it;
 - image volume, image on the node: install, then the rolling upgrade.
-Each row gives the helm command's time and the pod's creation -> Ready time, and the ratio of the
-1 GB model's pod Ready time to the sample's. The disk's sequential write and read speed
+Each row gives the helm command's time, the pod's creation -> Ready time (whole seconds, as the
+API stamps them; the startup probe runs every 2 s) with the app's own model load time from its
+log, and the ratio of the 1 GB model's pod Ready time to the sample's. The disk's sequential write and read speed
 (direct I/O, 1 GiB, on the filesystem holding the cluster's state) is measured in the same run.
 Then, with the sample model under continuous load through the Service, the duration and failed
 requests of an upgrade, a rollback and a pod deletion, in emptyDir and image mode.
@@ -39,7 +40,7 @@ from lifecycle import LOCAL_IMAGES, Load, helm, versions_answering  # noqa: E402
 NS = "faq-bench"
 RELEASE = "faq-engine"
 STATE = Path(os.environ.get("FAQ_CLUSTER_STATE", "/var/lib/faq-engine-cluster"))
-REGISTRY = "127.0.0.1:5001"  # ci/cluster/registry.sh's registry, when it runs
+REGISTRY = ci_setting("LOCAL_REGISTRY")  # ci/cluster/registry.sh
 MODEL_REPO = "localhost/faq-engine-model"
 
 
@@ -143,8 +144,9 @@ def roll() -> float:
     return took
 
 
-def pod_figures() -> tuple[str, float]:
-    """Of the newest live pod: what its init container did, and creation -> Ready seconds."""
+def pod_figures() -> tuple[str, float, float]:
+    """Of the newest live pod: what its init container did, creation -> Ready seconds (whole
+    seconds: the API's timestamps), and the app's own model load seconds (its log)."""
     def ts(v):
         return datetime.strptime(v, "%Y-%m-%dT%H:%M:%SZ").timestamp()
 
@@ -158,7 +160,10 @@ def pod_figures() -> tuple[str, float]:
     else:
         kind = "mounted"
     ready = next(c for c in pod["status"]["conditions"] if c["type"] == "Ready")
-    return kind, ts(ready["lastTransitionTime"]) - ts(pod["metadata"]["creationTimestamp"])
+    loaded = [json.loads(line) for line in kubectl("logs", pod["metadata"]["name"], "-c", "app")
+              .splitlines() if '"model loaded"' in line]
+    return (kind, ts(ready["lastTransitionTime"]) - ts(pod["metadata"]["creationTimestamp"]),
+            loaded[-1]["seconds"] if loaded else float("nan"))
 
 
 def uninstall() -> None:
@@ -167,14 +172,14 @@ def uninstall() -> None:
     kubectl("wait", "--for=delete", "pod", "--all", "--timeout=120s", check=False)
 
 
-def pod_start_rows(label: str, tag: str, extra: list[str], registry: bool) -> list[tuple]:
+def pod_start_rows(label: str, tag: str, extra: list[str]) -> list[tuple]:
     rows = []
 
     def row(case: str, seconds: float) -> None:
-        kind, ready = pod_figures()
-        rows.append((label, case, seconds, kind, ready))
-        print(f"  {label:<7} {case:<34} helm {seconds:6.1f}s  {kind:<9} Ready {ready:5.1f}s",
-              flush=True)
+        kind, ready, load = pod_figures()
+        rows.append((label, case, seconds, kind, ready, load))
+        print(f"  {label:<7} {case:<34} helm {seconds:6.1f}s  {kind:<9} Ready {ready:5.1f}s"
+              f"  model load {load:5.2f}s", flush=True)
 
     base = ["replicaCount=1", f"model.tag={tag}", *extra]
     row("emptyDir: install (copy)", install(base))
@@ -184,22 +189,28 @@ def pod_start_rows(label: str, tag: str, extra: list[str], registry: bool) -> li
     row("PVC: upgrade, same model (cache hit)", roll())
     uninstall()
     image = [*base, "model.volume.type=image"]
-    if registry:
-        subprocess.run(["podman", "push", "-q", "--tls-verify=false", f"{MODEL_REPO}:{tag}",
-                        f"{REGISTRY}/faq-engine-model:{tag}"], check=True, capture_output=True)
-        drop_from_node(tag)
-        row("image: install, pulled cold", install(
-            [*image, f"model.repository={REGISTRY}/faq-engine-model"]))
-        uninstall()
-        load_image(f"{MODEL_REPO}:{tag}")
+    push_models(tag)
+    drop_from_node(tag)
+    row("image: install, pulled cold", install(
+        [*image, f"model.repository={REGISTRY}/faq-engine-model"]))
+    uninstall()
+    load_image(f"{MODEL_REPO}:{tag}")
     row("image: install, image on node", install(image))
     row("image: upgrade, same model", roll())
     uninstall()
     return rows
 
 
+def push_models(*tags: str) -> None:
+    """Model images `tags` pushed to the local registry (ci/images/push.sh)."""
+    subprocess.run(["bash", "ci/images/push.sh", *[f"{MODEL_REPO}:{t}" for t in tags]],
+                   cwd=ROOT, check=True, capture_output=True)
+
+
 def under_load(mode_sets: list[str]) -> list[tuple]:
-    install(["replicaCount=2", *mode_sets])
+    # models 1.0 and 1.1 from the registry, as `make up` deploys them
+    install(["replicaCount=2", f"model.repository={REGISTRY}/faq-engine-model",
+             "model.pullPolicy=Always", *mode_sets])
     url = service_url()
     steps = [
         ("upgrade model 1.0 -> 1.1", ["upgrade", RELEASE, str(ROOT / "chart"), "-n", NS,
@@ -233,7 +244,9 @@ def main() -> int:
     subprocess.run(["kubectl", "label", "--overwrite", "namespace", NS,
                     "pod-security.kubernetes.io/enforce=restricted"], check=True, capture_output=True)
     uninstall()
-    registry = registry_up()
+    if not registry_up():  # the cold pulls and the lifecycle under load come from it
+        raise SystemExit(f"no registry at {REGISTRY}: ci/cluster/up.sh starts it "
+                         "(ci/cluster/registry.sh)")
     big = one_gb_model_image()
     load_image(big)
     write, read = disk_speed()
@@ -243,27 +256,25 @@ def main() -> int:
     # the sample model under a bench tag, so dropping it from the node touches no test's image
     subprocess.run(["podman", "tag", f"{MODEL_REPO}:1.0", f"{MODEL_REPO}:bench-1.0"], check=True)
     load_image(f"{MODEL_REPO}:bench-1.0")
-    rows = pod_start_rows("sample", "bench-1.0", [], registry)
+    rows = pod_start_rows("sample", "bench-1.0", [])
     rows += pod_start_rows("1 GB", "big-1.0", ["resources.limits.memory=3Gi",
                                                 "model.volume.emptyDir.sizeLimit=3Gi",
-                                                "model.volume.pvc.size=3Gi"], registry)
+                                                "model.volume.pvc.size=3Gi"])
+    push_models("1.0", "1.1")
     lifecycle = {mode: under_load(sets) for mode, sets in
                  (("emptyDir", []), ("image", ["model.volume.type=image"]))}
     write2, read2 = disk_speed()
 
     print(f"\ndisk ({STATE}, 1 GiB, direct I/O): write {write:.0f} / {write2:.0f} MB/s, "
           f"read {read:.0f} / {read2:.0f} MB/s (start / end of the run)")
-    if not registry:
-        print(f"image volume pulled cold: not measured (no registry at {REGISTRY}: "
-              "ci/cluster/registry.sh not running)")
     print("\npod start, one replica: helm time, pod creation -> Ready, and 1 GB / sample:")
-    print(f"  {'case':<36} {'sample helm':>11} {'Ready':>6} {'1 GB helm':>10} {'Ready':>6}"
-          f" {'Ready 1GB/sample':>17}")
+    print(f"  {'case':<36} {'sample helm':>11} {'Ready':>6} {'load':>6} {'1 GB helm':>10}"
+          f" {'Ready':>6} {'load':>6} {'Ready 1GB/sample':>17}")
     sample = {r[1]: r for r in rows if r[0] == "sample"}
     for case, s in sample.items():
         b = next(r for r in rows if r[0] == "1 GB" and r[1] == case)
-        print(f"  {case:<36} {s[2]:10.1f}s {s[4]:5.0f}s {b[2]:9.1f}s {b[4]:5.0f}s"
-              f" {b[4] / max(s[4], 1):16.2f}x")
+        print(f"  {case:<36} {s[2]:10.1f}s {s[4]:5.0f}s {s[5]:5.2f}s {b[2]:9.1f}s {b[4]:5.0f}s"
+              f" {b[5]:5.2f}s {b[4] / max(s[4], 1):16.2f}x")
     print("\nunder continuous load through the Service (sample model, 2 replicas):")
     for mode, steps in lifecycle.items():
         for name, took, r in steps:

@@ -283,6 +283,55 @@ def test_5_pvc_second_rollout_of_same_version_is_a_cache_hit(kubectl, make_names
         kubectl("delete", "pv", pv, "--wait=false", check=False)
 
 
+def test_5b_pvc_canary_prune_spares_the_stable_version_across_an_app_restart(
+        kubectl, make_namespace, cluster_images, tmp_path_factory):
+    """Two stable pods on model 1.0 share a PVC with a canary on 1.1 and `model.keep=1`: the
+    canary's copy prunes, but spares 1.0, which the stable pods lease; a stable pod whose app
+    container then restarts (its init container does not rerun) loads 1.0 again and is Ready."""
+    labels = {f"pod-security.kubernetes.io/{m}": "restricted" for m in ("enforce", "warn", "audit")}
+    ns = make_namespace("faq-prune", labels)
+    host_dir = tmp_path_factory.mktemp("pv-prune")
+    pv = host_claim(kubectl, ns, "models", host_dir)
+    canary_tag = cluster_images["model-1.1"].rsplit("/", 1)[1].split(":", 1)[1]  # 1.1@sha256:..
+    try:
+        helm("install", RELEASE, str(CHART), "-n", ns, *local_install_args(
+             cluster_images["app"], cluster_images["model-1.0"]), "--set", "model.volume.type=pvc",
+             "--set", "model.volume.pvc.existingClaim=models", "--set", "model.keep=1",
+             "--set", "replicaCount=2", "--wait", "--timeout", "5m")
+        helm("upgrade", RELEASE, str(CHART), "-n", ns, "--reuse-values",
+             "--set", "canary.enabled=true", "--set", "canary.replicaCount=1",
+             "--set-string", f"canary.model.tag={canary_tag}", "--wait", "--timeout", "5m")
+        (canary,) = app_pods(kubectl, ns, "canary")
+        assert "version=1.1 copied" in init_log(kubectl, ns, canary["metadata"]["name"])
+        stable = app_pods(kubectl, ns)
+        assert len(stable) == 2
+        # keep=1 asked the canary's copy to prune everything but 1.1: the leases kept 1.0.
+        assert sorted(p.name for p in host_dir.iterdir() if not p.name.startswith(".")) == \
+            ["1.0", "1.1"]
+        assert sorted(p.name for p in (host_dir / ".leases" / "1.0").iterdir()) == \
+            sorted(p["metadata"]["name"] for p in stable)
+
+        victim = stable[0]["metadata"]["name"]
+        before = {c["name"]: c["restartCount"] for c in stable[0]["status"]["containerStatuses"]}
+        # gunicorn (PID 1 of the app container) stops on SIGTERM; the kubelet restarts the
+        # container alone, in the same pod, without its init container.
+        kubectl("exec", victim, "-c", "app", "--", "python3", "-c",
+                "import os, signal; os.kill(1, signal.SIGTERM)", namespace=ns, check=False)
+
+        def restarted_and_ready():
+            pod = kubectl.json("get", "pod", victim, namespace=ns)
+            app = {c["name"]: c for c in pod["status"]["containerStatuses"]}["app"]
+            return app["restartCount"] > before["app"] and app["ready"]
+        kubectl.wait_for(restarted_and_ready, 180, f"{victim}'s app container restarted and Ready")
+        log = kubectl("logs", victim, "-c", "app", namespace=ns).stdout
+        assert '"msg": "model loaded"' in log and '"version": "1.0"' in log, log[-2000:]
+        assert (host_dir / "1.0" / "manifest.json").is_file()
+    finally:
+        helm("uninstall", RELEASE, "-n", ns, "--wait", check=False)
+        kubectl("delete", "pvc", "models", "-n", ns, "--wait=false", check=False)
+        kubectl("delete", "pv", pv, "--wait=false", check=False)
+
+
 def test_8_ct_install(cluster_images):
     proc = subprocess.run(
         ["ct", "install", "--config", str(ROOT / "ci" / "ct" / "ct.yaml"), "--charts", "chart"],
