@@ -218,6 +218,16 @@ def test_7_canary_splits_traffic(kubectl, mode, namespace, url):
          "--set", "canary.model.tag=1.1", "--set", "canary.replicaCount=1",
          "--wait", "--timeout", "5m")
     (canary,) = app_pods(kubectl, namespace, "canary")
+
+    def serving_endpoints():
+        slices = kubectl.json("get", "endpointslices", "-l",
+                              f"kubernetes.io/service-name={RELEASE}", namespace=namespace)
+        return sum(1 for sl in slices["items"] for ep in sl.get("endpoints") or []
+                   if ep.get("conditions", {}).get("ready"))
+    # helm --wait sees the pods Ready; the Service's endpoints and kube-proxy's rules follow a
+    # moment later. Measure the split once all four pods are in rotation.
+    kubectl.wait_for(lambda: serving_endpoints() == 4, 60, "four ready endpoints")
+    kubectl.wait_for(lambda: "1.1" in versions_answering(url(), n=20), 60, "the canary answering")
     if mode == "image":
         stable = app_pods(kubectl, namespace)[0]
         refs = {p["metadata"]["name"]: {v["name"]: v for v in p["spec"]["volumes"]}["model"]["image"]
