@@ -10,7 +10,7 @@ For the sample model and a 1 GB model, one replica, each mode of `model.volume.t
   node, so the kubelet pulls it;
 - image volume, image on the node: install, then the rolling upgrade.
 Each row gives the helm command's time, the pod's creation -> Ready time (whole seconds, as the
-API stamps them; the startup probe asks every second) with the app's own model load time from its
+API stamps them; the startup probe runs every 2 s) with the app's own model load time from its
 log, and the ratio of the 1 GB model's pod Ready time to the sample's. The disk's sequential write and read speed
 (direct I/O, 1 GiB, on the filesystem holding the cluster's state) is measured in the same run.
 Then, with the sample model under continuous load through the Service, the duration and failed
