@@ -82,7 +82,6 @@ def make_cum_table(model: Doc2Vec, domain: int = 2**31 - 1) -> None:
                        if len(cumulative) else np.zeros(0, dtype=np.uint32))
 
 
-
 class Scorer:
     def __init__(self, files):
         self.seed = int(files.manifest["training"]["seed"])
