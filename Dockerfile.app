@@ -36,6 +36,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     MODEL_DIR=/models/current \
+    HOST=0.0.0.0 \
     PORT=8080
 WORKDIR /app
 USER 10001:10001

@@ -3,7 +3,7 @@
 No PyTorch and no new dependency: the weights are read from a ``.safetensors`` file through one
 read-only memory map (gunicorn workers forked after loading share the pages), the WordPiece
 tokenizer is the BERT one (clean, split CJK, lower-case, strip accents, split on whitespace and
-punctuation, greedy longest-match word pieces). tests/app/test_encoder.py checks the token ids
+punctuation, greedy longest-match word pieces). tests/app/test_embedding.py checks the token ids
 against the `tokenizers` package and the embeddings against an independent implementation.
 
 Nothing here unpickles or evaluates anything from the model directory: a safetensors header is

@@ -81,6 +81,18 @@ def _csv(path: Path) -> list[tuple[int, Entry]]:
     return out
 
 
+def _line_of(path: Path) -> int:
+    """The number of the first line that is not UTF-8 (a decode error counts bytes from the
+    start of the reader's buffer, not of the file, so the file is scanned again by line)."""
+    with path.open("rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            try:
+                raw.decode(ENCODING)
+            except UnicodeDecodeError:
+                return n
+    return 0
+
+
 def load_faq(path: str | Path) -> list[Entry]:
     """Read and validate an FAQ file. Raises FaqError naming the line for any bad entry."""
     path = Path(path)
@@ -89,7 +101,7 @@ def load_faq(path: str | Path) -> list[Entry]:
     try:
         rows = _csv(path) if path.suffix.lower() == ".csv" else _jsonl(path)
     except UnicodeDecodeError as e:
-        raise FaqError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+        raise FaqError(f"{path}:{_line_of(path)}: not UTF-8 text ({e.reason})") from None
     if not rows:
         raise FaqError(f"{path}: no entries")
     seen: dict[str, int] = {}

@@ -19,6 +19,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+from .abstain import REASONS
+
 # Label values come from closed sets, so a client cannot add series: a method outside this set
 # counts as "other" (routes are the app's own rules, or "unmatched"), a status outside 100-599 too.
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"})
@@ -40,6 +42,13 @@ LATENCY = Histogram(
     "faq_http_request_duration_seconds", "Time spent serving a request.", ["route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+UNANSWERED = Counter(
+    "faq_unanswered_questions_total",
+    "Questions answered with no answer (no entry reached the model's min_score, or no word of "
+    "the question is known), by reason.", ["reason"],
+)
+for _reason in REASONS:  # every series from the start, at 0
+    UNANSWERED.labels(_reason)
 MODEL_INFO = Gauge(
     "faq_model_info", "The loaded model (value 1), labelled by version.", ["version"],
     multiprocess_mode="max",

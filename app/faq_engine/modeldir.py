@@ -1,18 +1,23 @@
 """The versioned model directory: its manifest, and checking it before anything is served.
 
-A model directory holds the Doc2Vec model (its large arrays as separate ``.npy`` files, so they
-can be memory-mapped), the FAQ entries, the precomputed unit-length document vectors, the BM25
-index, a ``VERSION`` file, ``manifest.json`` and ``SHA256SUMS``. Every file name lives here.
+A model directory holds the files its kind's scorers write (each scorer module in
+faq_engine/scorers names its own), the FAQ entries (faq_engine/entries.py), a ``VERSION``
+file, ``manifest.json`` and ``SHA256SUMS``. This module owns the contract around them: the
+manifest, the checksums, the version grammar and the only way a loader opens a file.
 
-The contract with the model image (format 2):
+The contract with the model image (format 3):
 - ``manifest.json`` lists every file but itself and ``SHA256SUMS`` with its size and sha256,
   plus what the app needs to serve the model (version, kind, scorers, training settings);
 - ``SHA256SUMS`` is ``sha256sum``'s own format (``<sha256>  <name>`` a line) for every file
   the manifest lists and for ``manifest.json`` itself: the busybox entrypoint checks it with
   ``sha256sum -c`` and never parses JSON, this module checks that it agrees with the manifest;
 - ``VERSION`` holds the version alone (the entrypoint names the directory after it).
-The app reads formats ``OLDEST_FORMAT``..``FORMAT``, so a model image built for the previous
-format keeps working with a new app, and the entrypoint does not depend on the format at all.
+The app reads formats ``OLDEST_FORMAT``..``FORMAT`` and checks ``SHA256SUMS`` and ``VERSION``
+against the manifest whatever format it declares. Format 3 stores a Doc2Vec model as arrays
+and JSON (faq_engine/scorers/doc2vec.py): no file of a model directory is a pickle. A format 2
+embedding model still loads; a format 2 Doc2Vec model (a pickle) is refused with a message
+saying to retrain it. Every array is read through :func:`load_array`, which checks its header
+against what the loader expects before anything is mapped.
 """
 
 from __future__ import annotations
@@ -20,44 +25,43 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
-import pickle
 import re
 import stat
 from pathlib import Path
 
-FORMAT = 2
-OLDEST_FORMAT = 1  # the app reads formats OLDEST_FORMAT..FORMAT
+import numpy as np
+
+FORMAT = 3
+OLDEST_FORMAT = 2  # the app reads formats OLDEST_FORMAT..FORMAT
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
 VERSION_FILE = "VERSION"
 # The link model-copy points at the version in use, in the default layout (MODEL_DIR is
 # /models/current): no version may take this name.
 LINK_NAME = "current"
+# Where the app looks by default (MODEL_DIR): the link in the chart's model volume.
+DEFAULT_MODEL_DIR = f"/models/{LINK_NAME}"
 # Written by the model image's entrypoint once it has checked every file's size and sha256
 # where they landed: the sha256 of the manifest they were checked against.
 STAMP = ".complete"
+# The model's signature (faq_engine/signing.py: the OpenSSF Model Signing format, whose default
+# name this is); it covers every file, the manifest and SHA256SUMS included, so neither lists it.
+SIGNATURE = "model.sig"
 VERIFY_MODES = ("auto", "sha256", "size")
 # Names the trainer writes and the entrypoint accepts: no directories, no spaces.
 # Use with fullmatch: "$" would also match before a trailing newline.
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+# The model version grammar (it names a directory on the volume), and not LINK_NAME.
+# model-image/model-copy.sh and chart/values.schema.json (model.tag) follow it:
+# tests/app/test_version_grammar.py feeds the same versions to all three.
 SAFE_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+VERSION_RULE = (f"up to 64 letters, digits, '.', '_' or '-', starting with a letter or digit, "
+                f"and not {LINK_NAME!r}")
 _SUMS_LINE = re.compile(r"([0-9a-f]{64})  ([A-Za-z0-9][A-Za-z0-9._-]*)")
 _CHUNK = 1 << 20
-
-# File names inside a model directory (the trainer writes them, the scorers read them).
-DOC2VEC = "doc2vec.model"
-VECTORS = "vectors.npy"
-ENCODER_WEIGHTS = "encoder.safetensors"
-ENCODER_CONFIG = "encoder.config.json"
-TOKENIZER_VOCAB = "tokenizer.vocab.txt"
-TOKENIZER_JSON = "tokenizer.json"
-EMBEDDINGS = "embeddings.npy"
-MODEL_LICENSE = "LICENSE"
-MODEL_CARD = "model-card.md"
-# Model kinds and the scorers (with weights) each ranks with; the manifest names both.
-KINDS = ("doc2vec", "embedding")
-DEFAULT_KIND = "doc2vec"  # manifests written before kinds existed
+_MAX_NPY_HEADER = 10_000  # numpy's own default limit
 
 
 class ModelError(Exception):
@@ -161,8 +165,7 @@ def read_manifest(model_dir: Path) -> dict:
             raise ModelError(f"{path}: malformed file entry {f!r}", MANIFEST)
     if len({f["path"] for f in files}) != len(files):
         raise ModelError(f"{path}: a file is listed twice", MANIFEST)
-    if fmt >= 2:
-        check_sums(model_dir, manifest)
+    check_sums(model_dir, manifest)  # whatever the format says
     return manifest
 
 
@@ -193,7 +196,7 @@ def read_sums(model_dir: Path) -> dict[str, str]:
 
 
 def check_sums(model_dir: Path, manifest: dict) -> None:
-    """Format 2: ``SHA256SUMS`` (what the entrypoint checks) and the manifest (what the app
+    """``SHA256SUMS`` (what the entrypoint checks) and the manifest (what the app
     reads) must describe the same files with the same checksums, ``SHA256SUMS`` must hold this
     very manifest's sha256, and ``VERSION`` the manifest's version."""
     sums = read_sums(model_dir)
@@ -273,34 +276,44 @@ def open_listed(model_dir: str | Path, manifest: dict, name: str) -> io.Buffered
     return open_regular(Path(model_dir) / name, name)
 
 
-class _RestrictedUnpickler(pickle.Unpickler):
-    def __init__(self, fh, allowed: frozenset, name: str):
-        super().__init__(fh)
-        self._allowed, self._name = allowed, name
-
-    def find_class(self, module: str, name: str):
-        if (module, name) not in self._allowed:
-            raise ModelError(f"{self._name}: the pickle refers to {module}.{name}, which a "
-                             "model may not use", self._name)
-        return super().find_class(module, name)
-
-
-def safe_unpickle(model_dir: str | Path, manifest: dict, name: str, allowed: frozenset):
-    """Unpickle the listed file ``name`` resolving only the (module, name) globals in
-    ``allowed``: a crafted pickle cannot reach os.system, eval, getattr or any other callable
-    outside that list, so loading it cannot run code of its choosing."""
-    with open_listed(model_dir, manifest, name) as fh:
-        try:
-            return _RestrictedUnpickler(fh, allowed, name).load()
-        except ModelError:
-            raise
-        except Exception as e:  # a truncated or malformed pickle
-            raise ModelError(f"{Path(model_dir) / name}: unreadable pickle: {e}", name) from None
-
-
 def public_fields(manifest: dict) -> dict:
     """What GET /v1/model shows: everything but the per-file checksums."""
     out = {k: v for k, v in manifest.items() if k != "files"}
     out["files"] = len(manifest["files"])
     out["bytes"] = sum(f["size"] for f in manifest["files"])
     return out
+
+
+def load_array(model_dir: str | Path, manifest: dict, name: str, dtype: str,
+               shape: tuple[int, ...]) -> np.ndarray:
+    """The listed ``.npy`` file ``name`` as a read-only memory map, once its header says
+    exactly ``dtype`` (a plain number type: no object, no structure) in C order with exactly
+    ``shape``, and the header plus ``shape``'s bytes are the whole file. Nothing is mapped or
+    allocated before that (a crafted header cannot make numpy map past the file, or reach a
+    pickle). Raises ModelError naming the file."""
+    path = Path(model_dir) / name
+    want = np.dtype(dtype)
+    with open_listed(model_dir, manifest, name) as fh:
+        size = os.fstat(fh.fileno()).st_size
+        try:
+            version = np.lib.format.read_magic(fh)
+            if version not in ((1, 0), (2, 0)):
+                raise ValueError(f"npy format version {version}")
+            read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0)
+            got_shape, fortran, got = read(fh, max_header_size=_MAX_NPY_HEADER)
+        except (ValueError, OSError, SyntaxError) as e:
+            raise ModelError(f"{path}: not a .npy array ({e})", name) from None
+        offset = fh.tell()
+        if got != want or fortran or got.hasobject or got.fields is not None:
+            raise ModelError(f"{path}: dtype {got.str}{' (Fortran order)' if fortran else ''}, "
+                             f"want {want.str} in C order", name)
+        if tuple(got_shape) != tuple(shape):
+            raise ModelError(f"{path}: shape {list(got_shape)}, want {list(shape)}", name)
+        nbytes = math.prod(shape) * want.itemsize
+        if offset + nbytes != size:
+            raise ModelError(f"{path}: {size} bytes, want {offset + nbytes} for shape "
+                             f"{list(shape)}", name)
+        if nbytes == 0:
+            return np.zeros(shape, dtype=want)
+        return np.memmap(fh, dtype=want, mode="r", offset=offset, shape=tuple(shape), order="C")

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from . import __version__
-
-MAX_QUESTION = 1000
-MAX_TOP_K = 20
-DEFAULT_TOP_K = 3
+from .abstain import REASONS
+from .limits import DEFAULT_TOP_K, MAX_QUESTION, MAX_TOP_K
 
 
 def _json(schema_ref: str, description: str) -> dict:
@@ -25,11 +23,17 @@ def spec() -> dict:
     return {
         "openapi": "3.0.3",
         "info": {"title": "faq-engine", "version": __version__,
-                 "description": "Answers questions from an FAQ with a Doc2Vec + BM25 model."},
+                 "description": "Answers questions from an FAQ with a sentence-embedding "
+                                "model or a Doc2Vec + BM25 model (the model's kind: "
+                                "GET /v1/model)."},
         "paths": {
             "/v1/answer": {"post": {
                 "operationId": "answer",
                 "summary": "Rank the FAQ entries for a question, best first.",
+                "description": "Only entries scoring the model's min_score or more are "
+                               "answers (FAQ_MIN_SCORE overrides it; 0 disables it). When "
+                               "none does, answers is empty, no_answer is true and reason "
+                               "says why.",
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/AnswerRequest"}}}},
                 "responses": {"200": _json("AnswerResponse", "The best answers"),
@@ -75,10 +79,19 @@ def spec() -> dict:
             "ModelRef": {"type": "object", "required": ["version"],
                          "properties": {"version": {"type": "string"}}},
             "AnswerResponse": {
-                "type": "object", "required": ["answers", "model"],
+                "type": "object", "required": ["answers", "no_answer", "model"],
                 "properties": {"answers": {"type": "array", "maxItems": MAX_TOP_K,
                                            "items": {"$ref": "#/components/schemas/Answer"}},
+                               "no_answer": {"type": "boolean",
+                                             "description": "true when answers is empty"},
+                               "reason": {"$ref": "#/components/schemas/NoAnswerReason"},
                                "model": {"$ref": "#/components/schemas/ModelRef"}},
+            },
+            "NoAnswerReason": {
+                "type": "object", "required": ["code", "message"],
+                "description": "Why there is no answer (present only when no_answer is true).",
+                "properties": {"code": {"type": "string", "enum": list(REASONS)},
+                               "message": {"type": "string"}},
             },
             "Model": {"type": "object", "required": ["version", "format", "files", "bytes"],
                       "properties": {"version": {"type": "string"}, "format": {"type": "integer"},

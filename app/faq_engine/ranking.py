@@ -1,15 +1,14 @@
 """Loading a verified model directory and ranking FAQ entries for a question.
 
 A model is a list of scorers with weights, both named in its manifest (``scorers``; see
-faq_engine/scorers for the registry). The served score of an entry is the weighted sum of the
-scorers' scores; a scorer with no signal for a question (BM25 with no known word, Doc2Vec with
-no known word) sits out. A Doc2Vec model mixes BM25 (exact terms) with Doc2Vec (related
-wording); an embedding model ranks by the sentence embedding alone, because adding BM25 lowered
-its quality on paraphrased questions (bench/eval_ranking.py).
+faq_engine/scorers for the kinds and the scorers they rank with). The served score of an entry
+is the weighted sum of the scorers' scores; a scorer with no signal for a question (BM25 or
+Doc2Vec with no known word) sits out.
 """
 
 from __future__ import annotations
 
+import io
 import math
 import time
 from dataclasses import dataclass
@@ -17,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .index import EntryStore
-from .modeldir import DEFAULT_KIND, KINDS, MANIFEST, ModelError, listed_file, verify
-from .scorers import REGISTRY, scorer_class
+from . import abstain
+from .entries import EntryStore
+from .modeldir import MANIFEST, ModelError, listed_file, load_array, open_listed, verify
+from .scorers import DEFAULT_KIND, KINDS, modules, scorer_module
 from .text import tokenize
 
 
@@ -40,28 +40,31 @@ class ModelFiles:
     def path(self, name: str) -> Path:
         return listed_file(self.dir, self.manifest, name)
 
+    def open(self, name: str) -> io.BufferedReader:
+        return open_listed(self.dir, self.manifest, name)
+
+    def array(self, name: str, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
+        """A listed ``.npy`` file, mapped once its header is exactly ``dtype`` and ``shape``."""
+        return load_array(self.dir, self.manifest, name, dtype, shape)
+
 
 def model_scorers(manifest: dict) -> tuple[str, list[tuple[str, float]]]:
     """The model's kind and its (scorer, weight) list, checked. Raises ModelError naming the
-    unknown kind or scorer. Manifests from before kinds existed are Doc2Vec hybrids."""
+    unknown kind or scorer."""
     kind = manifest.get("kind", DEFAULT_KIND)
     if kind not in KINDS:
         raise ModelError(f"{MANIFEST}: unknown model kind {kind!r} (this app knows "
                          f"{', '.join(KINDS)})", MANIFEST)
     raw = manifest.get("scorers")
-    if raw is None and "kind" not in manifest:
-        rank = manifest.get("ranking", {})
-        raw = [{"name": "bm25", "weight": rank.get("lexical_weight")},
-               {"name": "doc2vec", "weight": rank.get("vector_weight")}]
     if not isinstance(raw, list) or not raw:
         raise ModelError(f"{MANIFEST}: no scorers listed", MANIFEST)
-    out = []
+    out, known = [], modules()
     for s in raw:
         name = s.get("name") if isinstance(s, dict) else None
         weight = s.get("weight") if isinstance(s, dict) else None
-        if not isinstance(name, str) or name not in REGISTRY:
+        if not isinstance(name, str) or name not in known:
             raise ModelError(f"{MANIFEST}: unknown scorer {name!r} (this app knows "
-                             f"{', '.join(REGISTRY)})", MANIFEST)
+                             f"{', '.join(known)})", MANIFEST)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) \
                 or not math.isfinite(weight) or weight <= 0:
             raise ModelError(f"{MANIFEST}: scorer {name!r} has bad weight {weight!r}", MANIFEST)
@@ -78,10 +81,11 @@ class Ranker:
         self.manifest = verify(self.model_dir, verify_mode)
         self.version: str = self.manifest["version"]
         self.kind, self.weights = model_scorers(self.manifest)
-        files = ModelFiles(self.model_dir, self.manifest, 0)
-        self.entries = EntryStore(files.path)
-        files.entries = len(self.entries)
-        self.scorers = {name: scorer_class(name)(files) for name, _ in self.weights}
+        # The model's own threshold (faq_engine.abstain); callers may override it.
+        self.min_score = abstain.from_manifest(self.manifest)
+        self.entries = EntryStore(self.model_dir, self.manifest)
+        files = ModelFiles(self.model_dir, self.manifest, len(self.entries))
+        self.scorers = {name: scorer_module(name).Scorer(files) for name, _ in self.weights}
         self.load_seconds = time.monotonic() - started
 
     def scores(self, question: str, weights: dict[str, float] | None = None) -> np.ndarray | None:

@@ -9,10 +9,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .openapi import DEFAULT_TOP_K, MAX_QUESTION, MAX_TOP_K
+from .limits import DEFAULT_TOP_K, MAX_BODY, MAX_QUESTION, MAX_TOP_K
 
-# The largest request body (HTTP) or input line (batch), in bytes.
-MAX_BODY = 16 * 1024
+__all__ = ["MAX_BODY", "RequestError", "answer_request", "parse_json"]
 
 
 class RequestError(ValueError):

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from flask import Flask, Response, g, jsonify, request
+from gunicorn.http.errors import NoMoreData, ParseException
 from werkzeug.exceptions import HTTPException
 
-from . import metrics
+from . import abstain, metrics
 from .logs import configure as configure_logging
-from .modeldir import MANIFEST, VERIFY_MODES, ModelError, public_fields, resolve
+from .modeldir import (DEFAULT_MODEL_DIR, MANIFEST, VERIFY_MODES, ModelError, public_fields,
+                       resolve)
 from .openapi import spec
 from .ranking import Ranker
 from .validation import MAX_BODY, RequestError, answer_request, parse_json
@@ -32,10 +35,34 @@ def error(status: int, code: str, message: str) -> tuple[Response, int]:
     return jsonify(error={"code": code, "message": message}), status
 
 
-def _load_model(model_dir: str, verify_mode: str) -> tuple[Ranker | None, str | None]:
+def tag_mismatch(tag: str, version: str) -> str | None:
+    """Why a model image tag and the model's own version disagree, or None.
+
+    A tag that is a version number (digits and dots: ``1.2``) must be that version; a name like
+    ``prod`` or ``1.1-rc``, or no tag (a digest alone), is not checked. ``tag`` is the tag
+    without any ``@digest``, as the chart passes it (MODEL_TAG)."""
+    if tag == version or not re.fullmatch(r"[0-9]+(\.[0-9]+)*", tag):
+        return None
+    return (f"model image tag {tag} but the model inside reports version {version}: tag the "
+            f"model image with the --version it was trained with ({version}), or retrain it as "
+            f"{tag}")
+
+
+def _load_model(model_dir: str, verify_mode: str,
+                public_key: str = "", tag: str = "") -> tuple[Ranker | None, str | None]:
     try:
         path = resolve(model_dir)
+        if public_key:  # the signature first: nothing unsigned is even parsed
+            from .signing import load_public_key, verify_signature
+
+            started = time.perf_counter()
+            verify_signature(path, load_public_key(public_key))
+            log.info("model signature verified", extra={
+                "model_dir": str(path), "seconds": round(time.perf_counter() - started, 3)})
         ranker = Ranker(path, verify_mode)
+        if (mismatch := tag_mismatch(tag, ranker.version)) is not None:
+            log.error("model not ready: %s", mismatch, extra={"model_dir": model_dir})
+            return None, mismatch
     except ModelError as e:
         log.error("model not ready: %s", e, extra={"file": e.file, "model_dir": model_dir})
         return None, str(e)
@@ -51,13 +78,23 @@ def _load_model(model_dir: str, verify_mode: str) -> tuple[Ranker | None, str | 
 
 
 def _read_body() -> bytes:
-    if request.content_length is not None:
-        return request.get_data(cache=False)  # werkzeug: 413 past MAX_CONTENT_LENGTH
-    # A chunked body has no length up front, and werkzeug stops reading it silently at the
-    # limit: read one byte more than allowed and refuse it here.
-    raw = request.environ["wsgi.input"].read(MAX_BODY + 1)
+    length = request.content_length
+    if length is not None and length > MAX_BODY:
+        raise ApiError(413, "payload_too_large", f"request body is larger than {MAX_BODY} bytes")
+    try:
+        # A chunked body has no length up front: read one byte more than allowed and refuse it
+        # here. (Read from the server's stream itself: werkzeug's would turn a read deadline
+        # or a malformed chunk into a generic 400.)
+        raw = request.environ["wsgi.input"].read(MAX_BODY + 1 if length is None else length)
+    except TimeoutError as e:  # faq_engine.worker's whole-request read deadline
+        raise ApiError(408, "request_timeout", str(e) or "request body not read in time") from None
+    except (ParseException, NoMoreData) as e:  # gunicorn: a malformed or cut chunked body
+        name = type(e).__name__
+        raise ApiError(400, "malformed_body", f"request body is malformed ({name}: {e})") from None
     if len(raw) > MAX_BODY:
         raise ApiError(413, "payload_too_large", f"request body is larger than {MAX_BODY} bytes")
+    if length is not None and len(raw) < length:
+        raise ApiError(400, "malformed_body", f"request body ended after {len(raw)} of {length} bytes")
     return raw
 
 
@@ -73,20 +110,36 @@ def _parse_answer_request() -> tuple[str, int]:
 
 
 def create_app(config: dict | None = None) -> Flask:
-    """Build the app. Config (or the environment): MODEL_DIR, MODEL_VERIFY, LOG_LEVEL."""
+    """Build the app. Config (or the environment): MODEL_DIR, MODEL_VERIFY, LOG_LEVEL,
+    MODEL_PUBLIC_KEY (env FAQ_MODEL_PUBLIC_KEY: a PEM file; the model must be signed with it),
+    MIN_SCORE (env FAQ_MIN_SCORE: overrides the model's own threshold; 0 disables it), MODEL_TAG
+    (the model image's tag, which must match the model's version when it is a version number)."""
     app = Flask(__name__)
     app.json.sort_keys = False
     app.config.update(
-        MODEL_DIR=os.environ.get("MODEL_DIR", "/models/current"),
+        MODEL_DIR=os.environ.get("MODEL_DIR", DEFAULT_MODEL_DIR),
         MODEL_VERIFY=os.environ.get("MODEL_VERIFY", "auto"),
+        MODEL_PUBLIC_KEY=os.environ.get("FAQ_MODEL_PUBLIC_KEY", ""),
+        MODEL_TAG=os.environ.get("MODEL_TAG", ""),
         LOG_LEVEL=os.environ.get("LOG_LEVEL", "info"),
+        MIN_SCORE=abstain.from_env(),
         MAX_CONTENT_LENGTH=MAX_BODY,
     )
     app.config.update(config or {})
     configure_logging(app.config["LOG_LEVEL"])
     if app.config["MODEL_VERIFY"] not in VERIFY_MODES:
         raise ValueError(f"MODEL_VERIFY must be one of {', '.join(VERIFY_MODES)}")
-    ranker, load_error = _load_model(app.config["MODEL_DIR"], app.config["MODEL_VERIFY"])
+    override = app.config["MIN_SCORE"]
+    if override is not None:
+        override = abstain.parse(override, abstain.ENV)
+    ranker, load_error = _load_model(app.config["MODEL_DIR"], app.config["MODEL_VERIFY"],
+                                     app.config["MODEL_PUBLIC_KEY"], app.config["MODEL_TAG"])
+    if ranker is not None:
+        if override is not None:
+            ranker.min_score = override
+        log.info("answers need a score of %g or more", ranker.min_score,
+                 extra={"min_score": ranker.min_score,
+                        "min_score_from": "manifest" if override is None else abstain.ENV})
     # Liveness watches the model directory itself: one served that disappears (pruned from a
     # shared volume) or one that is not there at all makes /healthz fail, so the kubelet
     # restarts the container and the failure shows, instead of an unready pod that looks alive
@@ -114,10 +167,13 @@ def create_app(config: dict | None = None) -> Flask:
         if ranker is not None:
             resp.headers["X-Model-Version"] = ranker.version
         if route not in ("/healthz", "/readyz", "/metrics"):
-            log.info("request", extra={
+            fields = {
                 "method": request.method, "path": request.path, "status": resp.status_code,
                 "duration_ms": round(elapsed * 1000, 3), "remote": request.remote_addr,
-            })
+            }
+            if "no_answer" in g:  # an answer was computed: say whether it found one
+                fields["no_answer"] = g.no_answer
+            log.info("request", extra=fields)
         return resp
 
     @app.errorhandler(ApiError)
@@ -162,7 +218,11 @@ def create_app(config: dict | None = None) -> Flask:
     def answer():
         question, top_k = _parse_answer_request()
         model = _require_model()
-        return jsonify(answers=model.answer(question, top_k), model={"version": model.version})
+        body = abstain.reply(model, question, top_k, model.min_score)
+        g.no_answer = body["no_answer"]
+        if body["no_answer"]:
+            metrics.UNANSWERED.labels(body["reason"]["code"]).inc()
+        return jsonify(**body, model={"version": model.version})
 
     @app.get("/v1/model")
     def model_info():

@@ -18,7 +18,7 @@ from faq_engine.batch import answer_stream
 from faq_engine.cli import main
 from faq_engine.ranking import Ranker
 from faq_engine.validation import MAX_BODY
-from helpers import BAD_ANSWER_BODIES
+from faqtest.common import BAD_ANSWER_BODIES
 
 GOOD = ["How do I roll back to the previous model?", "helm upgrade", "What is a canary?",
         "Where do the model files live in the pod?"]
@@ -60,9 +60,8 @@ def read_jsonl(path):
 
 
 def summary_of(stderr: str) -> dict:
-    lines = [x for x in stderr.splitlines() if x.startswith("faq-engine batch: summary: ")]
-    assert len(lines) == 1, stderr
-    return json.loads(lines[0].split("summary: ", 1)[1])
+    """The summary: the last stderr line, plain JSON (the README's promise)."""
+    return json.loads(stderr.splitlines()[-1])
 
 
 def test_good_and_bad_lines(trained_model, tmp_path, batch):

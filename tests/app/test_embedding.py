@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -11,13 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from faqtest.common import ci_setting
 
 from faq_engine.encoder import EncoderError, read_safetensors
 from faq_engine.faq import load_faq
-from faq_engine.modeldir import (EMBEDDINGS, ENCODER_WEIGHTS, MANIFEST, ModelError,
-                                 dump_manifest, dump_sums, verify)
+from faq_engine.modeldir import MANIFEST, ModelError, dump_manifest, dump_sums, verify
 from faq_engine.ranking import Ranker
-from faq_engine.trainer import default_encoder_dir, train
+from faq_engine.scorers.embedding import (EMBEDDINGS, ENCODER_CONFIG, ENCODER_WEIGHTS,
+                                          TOKENIZER_JSON, default_encoder_dir)
+from faq_engine.trainer import train
 from faq_engine.web import create_app
 
 HERE = Path(__file__).resolve().parent
@@ -41,23 +44,47 @@ def ranker(embedding_model) -> Ranker:
     return Ranker(embedding_model)
 
 
+def reference_key(model_dir: Path, texts: list[str], repo_root: Path) -> str:
+    """Everything the reference's output depends on: the texts, what reference_encoder.py
+    reads of the model (max_length, tokenizer, BERT config and weights), that script and the
+    reference venv's pins. Not faq_engine's own encoder, which every run compares afresh."""
+    max_length = json.loads((model_dir / MANIFEST).read_text())["encoder"]["max_length"]
+    h = hashlib.sha256(json.dumps([texts, max_length]).encode())
+    for path in (model_dir / TOKENIZER_JSON, model_dir / ENCODER_CONFIG,
+                 model_dir / ENCODER_WEIGHTS, HERE / "reference_encoder.py",
+                 repo_root / "ci" / "requirements-embedding-reference.txt"):
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()[:24]
+
+
 @pytest.fixture(scope="module")
 def reference(embedding_model, sample_faq, repo_root):
-    """Token ids and embeddings from Hugging Face's tokenizers + transformers (Flax BERT)."""
-    env = subprocess.run(["bash", str(repo_root / "ci" / "embedding-reference-env.sh")],
-                         capture_output=True, text=True)
-    if env.returncode != 0:
-        pytest.fail(f"ci/embedding-reference-env.sh failed:\n{env.stderr[-3000:]}")
-    python = env.stdout.strip()
+    """Token ids and embeddings from Hugging Face's tokenizers + transformers (Flax BERT). The
+    reference venv (about 900 MB) is built and run only when an input of the reference changed
+    (reference_key): its output is kept in $FAQ_CACHE/embedding-ref-out, keyed by them."""
     entries = load_faq(sample_faq)
     texts = ([f"{e.question} {e.answer}" for e in entries] + [e.question for e in entries]
              + EDGE_TEXTS)
-    r = subprocess.run([python, str(HERE / "reference_encoder.py"), str(embedding_model)],
-                       input=json.dumps(texts), capture_output=True, text=True,
-                       env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
-    if r.returncode != 0:
-        pytest.fail(f"reference encoder failed:\n{r.stderr[-3000:]}")
-    out = json.loads(r.stdout)
+    cached = (Path(ci_setting("FAQ_CACHE")) / "embedding-ref-out"
+              / f"{reference_key(embedding_model, texts, repo_root)}.json")
+    if not cached.is_file():
+        env = subprocess.run(["bash", str(repo_root / "ci" / "embedding-reference-env.sh")],
+                             capture_output=True, text=True)
+        if env.returncode != 0:
+            pytest.fail(f"ci/embedding-reference-env.sh failed:\n{env.stderr[-3000:]}")
+        python = env.stdout.strip()
+        r = subprocess.run([python, str(HERE / "reference_encoder.py"), str(embedding_model)],
+                           input=json.dumps(texts), capture_output=True, text=True,
+                           env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+        if r.returncode != 0:
+            pytest.fail(f"reference encoder failed:\n{r.stderr[-3000:]}")
+        json.loads(r.stdout)  # whole, before it is kept
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(r.stdout)
+        tmp.replace(cached)
+    out = json.loads(cached.read_text())
+    assert len(out["ids"]) == len(out["embeddings"]) == len(texts)
     return texts, len(entries), out["ids"], np.asarray(out["embeddings"], dtype=np.float64)
 
 
@@ -95,9 +122,9 @@ def test_model_directory_layout(embedding_model):
                                              "package_version": "0.1.0"}
     names = {f["path"] for f in manifest["files"]}
     assert {"encoder.safetensors", "encoder.config.json", "tokenizer.vocab.txt", "tokenizer.json",
-            "embeddings.npy", "LICENSE", "model-card.md", "bm25.vocab.json",
-            "entries.jsonl"} <= names
-    assert "doc2vec.model" not in names
+            "embeddings.npy", "LICENSE", "model-card.md", "entries.jsonl"} <= names
+    # Only what its scorer loads: no Doc2Vec, and no BM25 index that serving would never read.
+    assert not {n for n in names if n.startswith(("doc2vec", "bm25"))}, names
     # The weights are the package's file, byte for byte.
     from faq_engine.modeldir import sha256_file
     assert manifest["encoder"]["weights_sha256"] == \

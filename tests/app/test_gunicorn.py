@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from faq_engine.validation import MAX_BODY
-from helpers import SlowClients, connection_burst, healthy_within, probe
+from faqtest.common import SlowClients, connection_burst, healthy_within, probe
 
 
 def free_port():

@@ -78,7 +78,8 @@ def test_unknown_verify_mode(model_copy):
 
 
 @pytest.mark.parametrize("mutate, message", [
-    (lambda m: m.update(format=3), "unsupported manifest format 3 .this app reads 1 to 2"),
+    (lambda m: m.update(format=4), "unsupported manifest format 4 .this app reads 2 to 3"),
+    (lambda m: m.update(format=1), "unsupported manifest format 1"),
     (lambda m: m.update(format=0), "unsupported manifest format"),
     (lambda m: m.update(format=True), "unsupported manifest format"),
     (lambda m: m.update(version="1.0\n"), "bad model version"),
@@ -125,23 +126,6 @@ def test_public_fields_hide_checksums(trained_model):
 
 
 # --- the model/app contract (issue 12 item 11) ------------------------------------------------
-
-def _as_format_1(model_dir):
-    """What `faq-engine train` wrote before SHA256SUMS and VERSION existed."""
-    m = json.loads((model_dir / "manifest.json").read_text())
-    m["format"] = 1
-    m["files"] = [f for f in m["files"] if f["path"] != "VERSION"]
-    (model_dir / "VERSION").unlink()
-    (model_dir / "SHA256SUMS").unlink()
-    (model_dir / "manifest.json").write_text(dump_manifest(m))
-
-
-def test_reads_the_previous_format_too(model_copy):
-    _as_format_1(model_copy)
-    assert verify(model_copy)["format"] == 1
-    from faq_engine.ranking import Ranker
-    assert Ranker(model_copy).rank("helm rollback", 3)
-
 
 def test_sums_and_manifest_agree(model_copy):
     sums = read_sums(model_copy)

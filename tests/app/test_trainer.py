@@ -14,14 +14,15 @@ from faq_engine.trainer import TrainParams, train
 
 def test_model_directory_layout_and_manifest(trained_model, sample_faq):
     m = json.loads((trained_model / "manifest.json").read_text())
-    assert m["format"] == 2 and m["version"] == "1.0" and m["entries"] >= 50
+    assert m["format"] == 3 and m["version"] == "1.0" and m["entries"] >= 50
     assert set(m["libraries"]) >= {"gensim", "numpy", "python", "faq-engine"}
     assert m["training"]["seed"] == 42 and m["training"]["vector_size"] == 100
     assert m["faq_sha256"] == hashlib.sha256(sample_faq.read_bytes()).hexdigest()
     names = {f["path"] for f in m["files"]}
     on_disk = {p.name for p in trained_model.iterdir()} - {"manifest.json", "SHA256SUMS"}
     assert names == on_disk
-    assert {"doc2vec.model", "vectors.npy", "entries.jsonl", "bm25.vocab.json"} <= names
+    assert {"doc2vec.syn1neg.npy", "doc2vec.vocab.json", "doc2vec.counts.npy", "vectors.npy",
+            "entries.jsonl", "bm25.vocab.json"} <= names
     for f in m["files"]:
         data = (trained_model / f["path"]).read_bytes()
         assert f["size"] == len(data)
@@ -40,13 +41,6 @@ def test_manifest_is_canonical_one_file_a_line(trained_model):
     assert len(file_lines) == len(m["files"])
 
 
-def test_large_arrays_are_separate_npy_files(tmp_path, sample_faq):
-    out = tmp_path / "big"
-    train(sample_faq, out, params=TrainParams(vector_size=600, epochs=1))
-    names = {p.name for p in out.iterdir()}
-    assert any(n.startswith("doc2vec.model.") and n.endswith(".npy") for n in names), names
-
-
 def _train_in_subprocess(faq, out, hashseed):
     code = ("import sys; from faq_engine.trainer import train, TrainParams;"
             "train(sys.argv[1], sys.argv[2], params=TrainParams(epochs=20))")
@@ -54,15 +48,30 @@ def _train_in_subprocess(faq, out, hashseed):
     subprocess.run([sys.executable, "-c", code, str(faq), str(out)], check=True, env=env)
 
 
-def test_same_input_and_seed_give_identical_vectors(tmp_path, sample_faq):
+def test_same_input_and_seed_give_identical_models(tmp_path, sample_faq):
+    """Byte for byte, every file (issue 24: gensim's pickle held total_train_time, the manifest
+    a creation time), trained in two processes with different hash seeds."""
     a, b = tmp_path / "a", tmp_path / "b"
     _train_in_subprocess(sample_faq, a, 1)
     _train_in_subprocess(sample_faq, b, 2)
-    for name in ("vectors.npy", "bm25.data.npy", "entries.jsonl"):
+    names = sorted(p.name for p in a.iterdir())
+    assert names == sorted(p.name for p in b.iterdir())
+    for name in names:
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     c = tmp_path / "c"
     train(sample_faq, c, params=TrainParams(epochs=20, seed=7))
     assert (a / "vectors.npy").read_bytes() != (c / "vectors.npy").read_bytes()
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"epochs": 0}, "epochs must be an integer from 1 to 1000, not 0"),
+    ({"vector_size": 5000}, "vector_size must be an integer from 1 to 4096"),
+    ({"dm": 1}, "dm must be an integer from 0 to 0"),
+])
+def test_parameters_out_of_bounds_are_refused(tmp_path, sample_faq, change, message):
+    with pytest.raises(ValueError, match=message):
+        train(sample_faq, tmp_path / "m", params=TrainParams(**change))
+    assert not (tmp_path / "m").exists()
 
 
 def test_malformed_faq_writes_nothing(tmp_path):

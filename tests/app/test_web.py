@@ -4,8 +4,9 @@ import logging
 import pytest
 
 from faq_engine.metrics import METHODS
+from faq_engine.modeldir import FORMAT
 from faq_engine.web import MAX_BODY, create_app
-from helpers import BAD_ANSWER_BODIES
+from faqtest.common import BAD_ANSWER_BODIES
 
 
 def post(client, body, content_type="application/json"):
@@ -103,7 +104,7 @@ def test_health_ready_model(client):
     r = client.get("/readyz")
     assert r.status_code == 200 and r.get_json()["model"]["version"] == "1.0"
     m = client.get("/v1/model").get_json()
-    assert m["version"] == "1.0" and m["format"] == 2 and m["files"] >= 8
+    assert m["version"] == "1.0" and m["format"] == FORMAT and m["files"] >= 8
 
 
 def test_metrics_count_requests(client):
