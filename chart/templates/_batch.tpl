@@ -26,8 +26,7 @@ podFailurePolicy:
 template:
   metadata:
     labels:
-      {{- include "faq-engine.labels" . | nindent 6 }}
-      app.kubernetes.io/component: batch
+      {{- include "faq-engine.labels" (dict "context" . "component" "batch") | nindent 6 }}
       {{- with .Values.podLabels }}
       {{- toYaml . | nindent 6 }}
       {{- end }}
@@ -49,12 +48,17 @@ The batch container: the app image running `faq-engine batch` on the data volume
   image: {{ include "faq-engine.appImage" . | quote }}
   imagePullPolicy: {{ $v.image.pullPolicy }}
   command: ["faq-engine", "batch"]
+  env:
+    {{- include "faq-engine.cpuLimitEnv" "batch" | nindent 4 }}
   args:
     - --model-dir={{ include "faq-engine.modelDir" . }}
     - --in=/data/{{ $b.input }}
     - --out=/data/{{ $b.output }}
     - --summary=/data/{{ $b.output }}.summary.json
     - --top-k={{ $b.topK }}
+    {{- if not (kindIs "invalid" $v.model.minScore) }}
+    - --min-score={{ $v.model.minScore | toString }}
+    {{- end }}
     {{- if not (kindIs "invalid" $b.maxBad) }}
     - --max-bad={{ $b.maxBad }}
     {{- end }}

@@ -4,6 +4,21 @@ naming the keys. Included once from deployment.yaml.
 */}}
 {{- define "faq-engine.checks" -}}
 {{- $v := .Values }}
+{{- /* Retired keys: set by a user (or carried by --reuse-values), they would do nothing (or, for
+a digest, outlive the next tag change); an empty digest left by an older values file is ignored. */}}
+{{- range $key, $m := dict "image" $v.image "model" $v.model "canary.model" ($v.canary.model | default dict) }}
+{{- if get $m "digest" }}
+{{- fail (printf "%s.digest is retired: a separate digest outlived a new tag (helm upgrade --reuse-values --set %s.tag=X kept running the old digest). Remove %s.digest and put the digest in the tag, e.g. %s.tag: \"1.1@sha256:...\" (`--set %s.digest=null` clears it from a release)" $key $key $key $key $key) }}
+{{- end }}
+{{- end }}
+{{- if hasKey $v.gunicorn "threads" }}
+{{- fail "gunicorn.threads is retired: the image's gevent worker never used it (it served each connection from a greenlet); remove it, and set gunicorn.workerConnections to bound the connections a worker serves at once" }}
+{{- end }}
+{{- /* Helm merges a user's preStop handler into the default sleep action: one handler only. */}}
+{{- $pre := ($v.lifecycle | default dict).preStop | default dict }}
+{{- if and $pre.sleep (or $pre.exec $pre.httpGet $pre.tcpSocket) }}
+{{- fail "lifecycle.preStop has the default sleep action and another handler (exec, httpGet or tcpSocket), and Kubernetes takes one: set lifecycle.preStop.sleep=null (--set lifecycle.preStop.sleep=null) to use your own" }}
+{{- end }}
 {{- /* Shutdown: the preStop pause and gunicorn's drain both run inside the grace period. */}}
 {{- $pause := int (include "faq-engine.preStopPause" .) }}
 {{- $graceful := int $v.gunicorn.gracefulTimeout }}
@@ -51,11 +66,14 @@ release's pods on the same node, so surge and canary pods land where the claim i
 {{- fail "podAntiAffinityPreset=hard (one pod per node) contradicts model.volume.pvc.sameNode (every pod on the node of the ReadWriteOnce claim): use a ReadWriteMany claim or podAntiAffinityPreset soft" }}
 {{- end }}
 {{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" (include "faq-engine.selectorLabels" . | fromYaml)) }}
+{{- /* The spread: server pods only. A required anti-affinity is symmetric, so a term that
+matched the batch pods too would keep a Job off every node that runs a server pod. */}}
+{{- $spread := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" (include "faq-engine.selectorLabels" (dict "context" . "component" "server") | fromYaml)) }}
 {{- if and $preset (not $sameNode) (not $aff.podAntiAffinity) }}
 {{- if eq $preset "hard" }}
-{{- $_ := set $aff "podAntiAffinity" (dict "requiredDuringSchedulingIgnoredDuringExecution" (list $term)) }}
+{{- $_ := set $aff "podAntiAffinity" (dict "requiredDuringSchedulingIgnoredDuringExecution" (list $spread)) }}
 {{- else }}
-{{- $_ := set $aff "podAntiAffinity" (dict "preferredDuringSchedulingIgnoredDuringExecution" (list (dict "weight" 100 "podAffinityTerm" $term))) }}
+{{- $_ := set $aff "podAntiAffinity" (dict "preferredDuringSchedulingIgnoredDuringExecution" (list (dict "weight" 100 "podAffinityTerm" $spread))) }}
 {{- end }}
 {{- end }}
 {{- if $sameNode }}
@@ -68,20 +86,11 @@ release's pods on the same node, so surge and canary pods land where the claim i
 {{- end }}
 
 {{/*
-Seconds the app's preStop hook pauses: `lifecycle.preStop.sleep.seconds`, or an exec hook
-`["sleep", "N"]` / `["sh", "-c", "sleep N"]`; 0 for no hook or one whose length is unknown.
+Seconds the app's preStop hook pauses: the kubelet's sleep action, `lifecycle.preStop.sleep.seconds`;
+0 without one (an exec hook's length is unknown to the chart).
+Usage: {{ include "faq-engine.preStopPause" . }}
 */}}
 {{- define "faq-engine.preStopPause" -}}
 {{- $pre := (.Values.lifecycle | default dict).preStop | default dict }}
-{{- $seconds := 0 }}
-{{- if $pre.sleep }}
-{{- $seconds = int $pre.sleep.seconds }}
-{{- else if and $pre.exec $pre.exec.command }}
-{{- $cmd := join " " $pre.exec.command }}
-{{- $m := regexFind "(^|[ ;&/])sleep +[0-9]+" $cmd }}
-{{- if $m }}
-{{- $seconds = int (regexFind "[0-9]+$" $m) }}
-{{- end }}
-{{- end }}
-{{- $seconds }}
+{{- if $pre.sleep }}{{ int $pre.sleep.seconds }}{{ else }}0{{ end }}
 {{- end }}

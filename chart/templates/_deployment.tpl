@@ -20,8 +20,7 @@ metadata:
   name: {{ $fullname }}{{ if $canary }}-canary{{ end }}
   namespace: {{ $root.Release.Namespace }}
   labels:
-    {{- include "faq-engine.labels" $root | nindent 4 }}
-    app.kubernetes.io/component: server
+    {{- include "faq-engine.labels" (dict "context" $root "component" "server") | nindent 4 }}
     app.kubernetes.io/track: {{ .track }}
 spec:
   {{- if $canary }}
@@ -40,37 +39,49 @@ spec:
     metadata:
       annotations:
         checksum/config: {{ include (print $root.Template.BasePath "/configmap.yaml") $root | sha256sum }}
+        {{- with $v.model.verify.publicKey }}
+        checksum/model-key: {{ . | sha256sum }}
+        {{- end }}
         {{- with $v.podAnnotations }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
       labels:
-        {{- include "faq-engine.labels" $root | nindent 8 }}
-        app.kubernetes.io/component: server
+        {{- include "faq-engine.labels" (dict "context" $root "component" "server") | nindent 8 }}
         app.kubernetes.io/track: {{ .track }}
         {{- with $v.podLabels }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
     spec:
-      {{- include "faq-engine.podSpec" (dict "root" $root "modelImage" $modelImage "container" (include "faq-engine.appContainer" $root)) | trim | nindent 6 }}
+      {{- include "faq-engine.podSpec" (dict "root" $root "modelImage" $modelImage "container" (include "faq-engine.appContainer" .) "volumes" (include "faq-engine.modelKeyVolume" $root)) | trim | nindent 6 }}
 {{- end }}
 
 {{/*
-The app container of the Deployment (stable and canary alike). Takes the root context.
+The app container of the Deployment (stable and canary alike). Takes a dict with root and track.
 */}}
 {{- define "faq-engine.appContainer" -}}
-{{- $root := . }}
-{{- $v := .Values }}
-{{- $fullname := include "faq-engine.fullname" . -}}
+{{- $root := .root }}
+{{- $v := $root.Values }}
+{{- $fullname := include "faq-engine.fullname" $root -}}
 - name: app
   image: {{ include "faq-engine.appImage" $root | quote }}
   imagePullPolicy: {{ $v.image.pullPolicy }}
   envFrom:
     - configMapRef:
         name: {{ $fullname }}
-  {{- with $v.extraEnv }}
+  {{- $keyVolume := include "faq-engine.modelKeyVolume" $root }}
   env:
+    # The model image's tag (without @digest): the app refuses a model whose version differs
+    # from a version-number tag, so a mistagged image never turns Ready.
+    - name: MODEL_TAG
+      value: {{ include "faq-engine.modelVersion" . | quote }}
+    {{- include "faq-engine.cpuLimitEnv" "app" | nindent 4 }}
+    {{- if $keyVolume }}
+    - name: FAQ_MODEL_PUBLIC_KEY
+      value: {{ printf "%s/%s" (include "faq-engine.modelKeyDir" $root) $v.model.verify.keyName | quote }}
+    {{- end }}
+    {{- with $v.extraEnv }}
     {{- toYaml . | nindent 4 }}
-  {{- end }}
+    {{- end }}
   ports:
     - name: http
       containerPort: {{ $v.containerPort }}
@@ -101,6 +112,11 @@ The app container of the Deployment (stable and canary alike). Takes the root co
     {{- include "faq-engine.modelMounts" $root | trim | nindent 4 }}
     - name: tmp
       mountPath: /tmp
+    {{- if $keyVolume }}
+    - name: model-key
+      mountPath: {{ include "faq-engine.modelKeyDir" $root }}
+      readOnly: true
+    {{- end }}
     {{- with $v.extraVolumeMounts }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -142,9 +158,9 @@ initContainers:
     imagePullPolicy: {{ $v.model.pullPolicy }}
     env:
       - name: MODEL_TARGET
-        value: /models
+        value: {{ include "faq-engine.modelMountPath" $root }}
       - name: MODEL_LINK
-        value: {{ ternary "/run/model/current" "/models/current" (eq $type "pvc") }}
+        value: {{ include "faq-engine.modelDir" $root }}
       - name: MODEL_KEEP
         value: {{ $v.model.keep | quote }}
       - name: MODEL_FORCE_VERIFY
@@ -157,16 +173,17 @@ initContainers:
     {{- end }}
     volumeMounts:
       - name: model
-        mountPath: /models
+        mountPath: {{ include "faq-engine.modelMountPath" $root }}
       {{- if eq $type "pvc" }}
       - name: model-link
-        mountPath: /run/model
+        mountPath: {{ include "faq-engine.modelLinkMountPath" $root }}
       {{- end }}
   {{- if eq $type "pvc" }}
   # Holds this pod's lease on its model version on the shared volume for the pod's whole
   # life (model-copy hold), so no other pod's prune removes it, even across restarts of the
   # app container; the lease goes when the pod stops. A native sidecar (the chart needs
-  # Kubernetes >= 1.30 anyway).
+  # Kubernetes >= 1.30 anyway). It mounts the leases directory alone (the init container
+  # made it), so for the pod's life it can write leases and nothing else on the volume.
   - name: model-lease
     image: {{ $modelImage | quote }}
     imagePullPolicy: {{ $v.model.pullPolicy }}
@@ -174,7 +191,7 @@ initContainers:
     args: ["hold"]
     env:
       - name: MODEL_TARGET
-        value: /models
+        value: {{ include "faq-engine.modelMountPath" $root }}
     securityContext:
       {{- toYaml $v.securityContext | nindent 6 }}
     resources:
@@ -185,7 +202,8 @@ initContainers:
         memory: 16Mi
     volumeMounts:
       - name: model
-        mountPath: /models
+        mountPath: {{ include "faq-engine.modelMountPath" $root }}/.leases
+        subPath: .leases
   {{- end }}
   {{- end }}
   {{- with $v.extraInitContainers }}
@@ -250,17 +268,66 @@ Takes the root context.
 {{- $type := .Values.model.volume.type -}}
 {{- if eq $type "image" }}
 - name: model
-  mountPath: /models/current
+  mountPath: {{ include "faq-engine.modelDir" . }}
   subPath: model
   readOnly: true
 {{- else }}
 - name: model
-  mountPath: /models
+  mountPath: {{ include "faq-engine.modelMountPath" . }}
   readOnly: true
 {{- end }}
 {{- if eq $type "pvc" }}
 - name: model-link
-  mountPath: /run/model
+  mountPath: {{ include "faq-engine.modelLinkMountPath" . }}
   readOnly: true
 {{- end }}
+{{- end }}
+
+{{/*
+Model signature verification (model.verify): the public key's volume (a list item, "" when
+verification is off) and the directory it is mounted at in the app container; the file is
+model.verify.keyName.
+The app reads FAQ_MODEL_PUBLIC_KEY (faq_engine/web.py). Takes the root context.
+*/}}
+{{- define "faq-engine.modelKeyVolume" -}}
+{{- $mv := .Values.model.verify }}
+{{- $set := compact (list $mv.publicKey $mv.existingSecret $mv.existingConfigMap) }}
+{{- if gt (len $set) 1 }}
+{{- fail "model.verify: set only one of publicKey, existingSecret and existingConfigMap" }}
+{{- end }}
+{{- if $mv.publicKey }}
+- name: model-key
+  configMap:
+    name: {{ include "faq-engine.fullname" . }}-model-key
+{{- else if $mv.existingSecret }}
+- name: model-key
+  secret:
+    secretName: {{ $mv.existingSecret }}
+    items:
+      - key: {{ $mv.keyName }}
+        path: {{ $mv.keyName }}
+{{- else if $mv.existingConfigMap }}
+- name: model-key
+  configMap:
+    name: {{ $mv.existingConfigMap }}
+    items:
+      - key: {{ $mv.keyName }}
+        path: {{ $mv.keyName }}
+{{- end }}
+{{- end }}
+
+{{- define "faq-engine.modelKeyDir" -}}/etc/faq-engine/model-key{{- end }}
+
+{{/*
+The container's CPU limit in millicores (the node's CPUs when it has none), from which the app
+gives numpy's BLAS each gunicorn worker's share (app/faq_engine/threads.py). Takes the
+container's name.
+*/}}
+{{- define "faq-engine.cpuLimitEnv" -}}
+- name: CPU_LIMIT_MILLICORES
+  valueFrom:
+    resourceFieldRef:
+      containerName: {{ . }}
+      resource: limits.cpu
+      divisor: 1m
 {{- end }}

@@ -30,21 +30,41 @@ Create chart name and version as used by the chart label.
 {{- end }}
 
 {{/*
-Common labels
+Common labels of every object. Takes the root context, or a dict with "context" (the root
+context) and "component" (server, batch, helm-test, ...), which adds app.kubernetes.io/component.
+Usage:
+  {{ include "faq-engine.labels" . }}
+  {{ include "faq-engine.labels" (dict "context" $ "component" "server") }}
 */}}
 {{- define "faq-engine.labels" -}}
-helm.sh/chart: {{ include "faq-engine.chart" . }}
-{{ include "faq-engine.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- $ctx := . }}
+{{- if hasKey . "context" }}{{ $ctx = .context }}{{ end -}}
+helm.sh/chart: {{ include "faq-engine.chart" $ctx }}
+{{ include "faq-engine.selectorLabels" $ctx }}
+app.kubernetes.io/version: {{ $ctx.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ $ctx.Release.Service }}
+{{- if hasKey . "component" }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
 {{- end }}
 
 {{/*
-Selector labels (the Service selects these: stable and canary pods alike)
+Selector labels: name and instance, stable and canary pods alike (the Deployments' immutable
+selectors use these plus the track). Takes the root context, or a dict with "context" and
+"component", which adds app.kubernetes.io/component (the Service selects server pods only;
+batch pods carry the same name and instance).
+Usage:
+  {{ include "faq-engine.selectorLabels" . }}
+  {{ include "faq-engine.selectorLabels" (dict "context" $ "component" "server") }}
 */}}
 {{- define "faq-engine.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "faq-engine.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+{{- $ctx := . }}
+{{- if hasKey . "context" }}{{ $ctx = .context }}{{ end -}}
+app.kubernetes.io/name: {{ include "faq-engine.name" $ctx }}
+app.kubernetes.io/instance: {{ $ctx.Release.Name }}
+{{- if hasKey . "component" }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -59,20 +79,15 @@ Create the name of the service account to use
 {{- end }}
 
 {{/*
-Image reference "repository:tag@digest" (the tag stays readable beside the digest, and the
-digest decides what runs), "repository@digest" without a tag, "repository:tag" without a digest.
-The tag may carry the digest itself, "1.1@sha256:...", as Renovate and Argo CD Image Updater
-write it; a separate digest value must then be empty or the same digest.
-Takes a dict with key (the values path named in errors), repository, tag, digest.
+Image reference from a repository and a tag that may carry its digest, as Renovate, Argo CD
+Image Updater and ci/release write it: "1.1@sha256:..." -> "repository:1.1@sha256:..." (the tag
+stays readable, the digest decides what runs), "@sha256:..." -> "repository@sha256:...",
+"1.1" -> "repository:1.1". There is no separate digest value (faq-engine.checks fails on one).
+Takes a dict with repository and tag.
 */}}
 {{- define "faq-engine.imageRef" -}}
 {{- $tag := include "faq-engine.tagName" .tag }}
-{{- $inTag := include "faq-engine.tagDigest" .tag }}
-{{- $digest := toString (.digest | default "") }}
-{{- if and $inTag $digest (ne $inTag $digest) }}
-{{- fail (printf "%s.tag %q carries digest %s but %s.digest is %s: set the digest in one place (clear %s.digest, or give the tag without @digest)" .key (toString .tag) $inTag .key $digest .key) }}
-{{- end }}
-{{- $digest = $digest | default $inTag }}
+{{- $digest := include "faq-engine.tagDigest" .tag }}
 {{- .repository }}{{ if $tag }}:{{ $tag }}{{ end }}{{ if $digest }}@{{ $digest }}{{ end }}
 {{- end }}
 
@@ -98,22 +113,22 @@ App image reference; the tag defaults to the chart appVersion.
 */}}
 {{- define "faq-engine.appImage" -}}
 {{- $i := .Values.image }}
-{{- include "faq-engine.imageRef" (dict "key" "image" "repository" $i.repository "tag" ($i.tag | default .Chart.AppVersion) "digest" $i.digest) }}
+{{- include "faq-engine.imageRef" (dict "repository" $i.repository "tag" ($i.tag | default .Chart.AppVersion)) }}
 {{- end }}
 
 {{/*
-Model image of a track: "stable" uses model.*, "canary" uses canary.model.* (its tag and digest
-replace the stable ones together when either is set).
+Model image of a track: "stable" uses model.*, "canary" uses canary.model.* (its tag, when set,
+replaces the stable one; its repository defaults to the stable one).
 Takes a dict with root and track.
 */}}
 {{- define "faq-engine.modelImage" -}}
 {{- $m := .root.Values.model }}
-{{- $ref := dict "key" "model" "repository" $m.repository "tag" $m.tag "digest" $m.digest }}
+{{- $ref := dict "repository" $m.repository "tag" $m.tag }}
 {{- if eq .track "canary" }}
 {{- $c := .root.Values.canary.model }}
 {{- $_ := set $ref "repository" ($c.repository | default $m.repository) }}
-{{- if or $c.tag $c.digest }}
-{{- $ref = dict "key" "canary.model" "repository" $ref.repository "tag" $c.tag "digest" $c.digest }}
+{{- if $c.tag }}
+{{- $_ := set $ref "tag" $c.tag }}
 {{- end }}
 {{- end }}
 {{- include "faq-engine.imageRef" $ref }}
@@ -133,8 +148,101 @@ Takes a dict with root and track.
 {{- end }}
 
 {{/*
-MODEL_DIR of the app for the configured volume type.
+Where the model volume is mounted in every container that reads or fills it. The model-copy
+entrypoint installs each version in its own directory there and points "current" at it.
+Usage: {{ include "faq-engine.modelMountPath" . }}
+*/}}
+{{- define "faq-engine.modelMountPath" -}}
+/models
+{{- end }}
+
+{{/*
+PVC mode: where each pod's own link volume is mounted; its "current" link names the version
+this pod serves on the shared claim (the claim's own "current" may move on).
+Usage: {{ include "faq-engine.modelLinkMountPath" . }}
+*/}}
+{{- define "faq-engine.modelLinkMountPath" -}}
+/run/model
+{{- end }}
+
+{{/*
+MODEL_DIR of the app for the configured volume type: the "current" link of the pod (PVC) or
+of the volume (emptyDir; an image volume is mounted there directly).
+Usage: {{ include "faq-engine.modelDir" . }}
 */}}
 {{- define "faq-engine.modelDir" -}}
-{{- if eq .Values.model.volume.type "pvc" }}/run/model/current{{ else }}/models/current{{ end }}
+{{- if eq .Values.model.volume.type "pvc" }}{{ include "faq-engine.modelLinkMountPath" . }}{{ else }}{{ include "faq-engine.modelMountPath" . }}{{ end }}/current
+{{- end }}
+
+{{/*
+Labels of the model pre-pull objects (DaemonSet, hook Job and RBAC): their own name label, so
+neither the Service, the PodDisruptionBudget, the NetworkPolicy nor the app's anti-affinity ever
+selects their pods.
+*/}}
+{{- define "faq-engine.prepullLabels" -}}
+helm.sh/chart: {{ include "faq-engine.chart" . }}
+{{ include "faq-engine.prepullSelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "faq-engine.prepullSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "faq-engine.name" . | trunc 55 | trimSuffix "-" }}-prepull
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: model-prepull
+{{- end }}
+
+{{/*
+Pod template of the model pre-pull DaemonSet: one holder container per model image the release
+runs (stable; canary when enabled and different). The DaemonSet and the pre-upgrade hook that
+rolls it to new images both render it from here, so the hook's patch and Helm's own apply agree.
+*/}}
+{{- define "faq-engine.prepullPodTemplate" -}}
+{{- $v := .Values }}
+{{- $images := list (include "faq-engine.modelImage" (dict "root" . "track" "stable")) }}
+{{- if $v.canary.enabled }}
+{{- $images = append $images (include "faq-engine.modelImage" (dict "root" . "track" "canary")) | uniq }}
+{{- end }}
+metadata:
+  labels:
+    {{- include "faq-engine.prepullLabels" . | nindent 4 }}
+spec:
+  {{- with $v.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  automountServiceAccountToken: false
+  enableServiceLinks: false
+  {{- with $v.priorityClassName }}
+  priorityClassName: {{ . }}
+  {{- end }}
+  securityContext:
+    {{- toYaml $v.podSecurityContext | nindent 4 }}
+  terminationGracePeriodSeconds: 5
+  # Each container holds its image: an image a container uses is safe from the kubelet's image
+  # garbage collection. The model image's own busybox sh sleeps; TERM ends it at once.
+  containers:
+    {{- range $i, $image := $images }}
+    - name: {{ ternary "stable" "canary" (eq $i 0) }}
+      image: {{ $image | quote }}
+      imagePullPolicy: {{ $v.model.pullPolicy }}
+      command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"]
+      securityContext:
+        {{- toYaml $v.securityContext | nindent 8 }}
+      resources:
+        {{- toYaml $v.model.prepull.resources | nindent 8 }}
+    {{- end }}
+  {{- with $v.nodeSelector }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with ($v.affinity | default dict).nodeAffinity }}
+  affinity:
+    nodeAffinity:
+      {{- toYaml . | nindent 6 }}
+  {{- end }}
+  {{- with $v.tolerations }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
 {{- end }}

@@ -1,16 +1,33 @@
-"""Fixtures for the chart tests (helpers live in chart_helpers.py)."""
+"""Fixtures for the chart tests (helpers live in faqtest/chart.py)."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 import yaml
 
-from chart_helpers import KUBE_VERSION, Manifests, helm_template_raw, require_tool
+from faqtest.chart import KUBE_VERSION, Manifests, helm_template_raw, require_tool
+
+# The Helm the suite runs: Helm 4 (`helm`, the default) or, in the Helm 3 job
+# (`make test-chart-helm3`), FAQ_HELM=helm3: `helm` on PATH is then the pinned Helm 3, for every
+# test and for ct, which calls `helm` itself.
+FAQ_HELM = os.environ.get("FAQ_HELM", "helm")
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _tools_present():
+def _tools_present(tmp_path_factory):
+    if FAQ_HELM not in ("helm", "helm3"):
+        pytest.fail(f"FAQ_HELM={FAQ_HELM!r}: helm (Helm 4) or helm3", pytrace=False)
+    if FAQ_HELM == "helm3":
+        shim = tmp_path_factory.mktemp("helm3-as-helm")
+        (shim / "helm").symlink_to(require_tool("helm3"))
+        os.environ["PATH"] = f"{shim}{os.pathsep}{os.environ['PATH']}"
     require_tool("helm")
+    require_tool("helm3")
+    yield
+    if FAQ_HELM == "helm3":
+        os.environ["PATH"] = os.environ["PATH"].split(os.pathsep, 1)[1]
 
 
 @pytest.fixture

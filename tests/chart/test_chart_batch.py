@@ -6,8 +6,7 @@ import re
 
 import pytest
 
-from chart_helpers import LOCAL_APP, container, mounts, volumes
-from test_chart_render import assert_restricted
+from faqtest.chart import assert_restricted, LOCAL_APP, container, mounts, volumes
 
 ON = ["batch.enabled=true"]
 MODES = {"emptyDir": ([], "1.34.0"), "pvc": (["model.volume.type=pvc"], "1.34.0"),

@@ -1,7 +1,7 @@
 """Image references written by the tag-bump tools: Renovate and Argo CD Image Updater put the
 digest into the tag (`tag: "1.1@sha256:..."`). The real `helm template` must accept it, render
 `repository:tag@digest` for the app and the model image in every volume mode, report the bare
-version to the test pod, and refuse two different digests naming both keys."""
+version to the test pod's stand-in; the retired separate digest keys fail naming the key."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import tomllib
 import pytest
 import yaml
 
-from chart_helpers import (
+from faqtest.chart import (
     CHART,
     LOCAL_APP,
     LOCAL_IMAGES,
@@ -20,7 +20,7 @@ from chart_helpers import (
     helm_template_raw,
     volumes,
 )
-from helpers import ci_setting
+from faqtest.common import ci_setting
 
 DIGEST = "sha256:" + "ab" * 32
 DIGEST2 = "sha256:" + "cd" * 32
@@ -48,8 +48,11 @@ def test_tag_with_digest_renders_repo_tag_at_digest_in_every_volume_mode(render,
     assert model_refs(m) == {"rel-faq-engine": f"{MODEL}:1.1@{DIGEST}"}
     assert m.app["image"] == f"{APP}:1.1.0@{DIGEST2}"
     assert m.test_pod["spec"]["containers"][0]["image"] == f"{APP}:1.1.0@{DIGEST2}"
-    # The test pod expects the model version, not the digest.
-    assert env(m.test_pod["spec"]["containers"][0])["EXPECTED_MODEL_VERSIONS"] == "1.1"
+    # The test pod reads the expected version from the model image itself.
+    assert container(m.test_pod["spec"], "expect-stable", init=True)["image"] == \
+        f"{MODEL}:1.1@{DIGEST}"
+    # The app compares the tag's version part (never the digest) with the model's VERSION.
+    assert env(m.app)["MODEL_TAG"] == "1.1"
 
 
 def test_set_string_from_the_command_line(render):
@@ -63,28 +66,10 @@ def test_plain_set_model_tag_still_works_after_a_digest_tag(render):
     assert model_refs(m)["rel-faq-engine"] == f"{MODEL}:1.1"
 
 
-@pytest.mark.parametrize("values, expected", [
-    # The same digest in both places is fine.
-    ({"model": {"tag": f"1.1@{DIGEST}", "digest": DIGEST}}, f"{MODEL}:1.1@{DIGEST}"),
-    # A digest alone in the tag (no version): repository@digest.
-    ({"model": {"tag": f"@{DIGEST}"}}, f"{MODEL}@{DIGEST}"),
-    # The separate digest value keeps working beside a plain tag, and alone.
-    ({"model": {"tag": "1.1", "digest": DIGEST}}, f"{MODEL}:1.1@{DIGEST}"),
-    ({"model": {"tag": "", "digest": DIGEST}}, f"{MODEL}@{DIGEST}"),
-])
-def test_digest_precedence(render, values, expected):
-    assert model_refs(render(values=values))["rel-faq-engine"] == expected
-
-
-@pytest.mark.parametrize("values, key", [
-    ({"model": {"tag": f"1.1@{DIGEST}", "digest": DIGEST2}}, "model"),
-    ({"image": {"tag": f"1.1.0@{DIGEST}", "digest": DIGEST2}}, "image"),
-    ({"canary": {"enabled": True, "model": {"tag": f"1.1@{DIGEST}", "digest": DIGEST2}}},
-     "canary.model"),
-])
-def test_conflicting_digests_fail_naming_both_keys(render_error, values, key):
-    err = render_error(values=values)
-    assert f"{key}.tag" in err and f"{key}.digest is {DIGEST2}" in err and DIGEST in err, err
+def test_a_digest_alone_in_the_tag(render):
+    m = render(values={"model": {"tag": f"@{DIGEST}"}})
+    assert model_refs(m)["rel-faq-engine"] == f"{MODEL}@{DIGEST}"
+    assert env(m.app)["MODEL_TAG"] == ""  # nothing to compare with the model's VERSION
 
 
 @pytest.mark.parametrize("tag", [
@@ -105,7 +90,8 @@ def test_canary_with_digest_tags_in_image_mode(render):
                kube_version="1.35.0")
     assert model_refs(m) == {"rel-faq-engine": f"{MODEL}:1.0@{DIGEST}",
                              "rel-faq-engine-canary": f"{MODEL}:1.1@{DIGEST2}"}
-    assert env(m.test_pod["spec"]["containers"][0])["EXPECTED_MODEL_VERSIONS"] == "1.0,1.1"
+    assert [c["image"] for c in m.test_pod["spec"]["initContainers"]] == [
+        f"{MODEL}:1.0@{DIGEST}", f"{MODEL}:1.1@{DIGEST2}"]
 
 
 def test_changing_only_the_digest_in_the_tag_rolls_the_pods(render):
@@ -146,12 +132,43 @@ def test_values_yaml_names_the_published_images_not_local_ones():
 
 def test_local_images_are_what_the_local_loop_builds_and_pushes():
     """chart/ci/local-images.yaml names the local registry and the tags ci/images/build.sh gives
-    (the app: pyproject's version), with no digest (ci/up.sh adds the ones it pushed)."""
+    (the app: pyproject's version), with no digest (ci/up.sh puts the pushed ones in the tags)."""
     local = yaml.safe_load(LOCAL_IMAGES.read_text())
     registry = ci_setting("LOCAL_REGISTRY")
     assert local["image"]["repository"] == f"{registry}/faq-engine"
     assert local["model"]["repository"] == f"{registry}/faq-engine-model"
     pyproject = tomllib.loads((CHART.parent / "pyproject.toml").read_text())
     assert local["image"]["tag"] == pyproject["project"]["version"]
-    assert local["image"]["digest"] == "" and local["model"]["digest"] == ""
+    assert "digest" not in local["image"] and "digest" not in local["model"]
     assert not LOCAL_IMAGES.name.endswith("-values.yaml"), "ct would take it for a test case"
+
+
+# --- references rendered from the image and model blocks --------------------------------
+@pytest.mark.parametrize("sets, expected", [
+    ([], f"{LOCAL_MODEL}:1.0"),
+    (["model.tag=1.1"], f"{LOCAL_MODEL}:1.1"),
+    (["model.tag=2"], f"{LOCAL_MODEL}:2"),  # --set makes it an integer
+    (["model.repository=reg.example.com:5000/ml/faq-model", "model.tag=v3"],
+     "reg.example.com:5000/ml/faq-model:v3"),
+])
+def test_model_reference(render, sets, expected):
+    assert container(render(sets=sets).pod, "model", init=True)["image"] == expected
+
+
+@pytest.mark.parametrize("set_strings, expected", [
+    ([f"model.tag=1.0@{DIGEST}"], f"{LOCAL_MODEL}:1.0@{DIGEST}"),  # the digest decides
+    ([f"model.tag=@{DIGEST}"], f"{LOCAL_MODEL}@{DIGEST}"),
+])
+def test_model_reference_with_digest(render, set_strings, expected):
+    assert container(render(set_strings=set_strings).pod, "model", init=True)["image"] == expected
+
+
+@pytest.mark.parametrize("sets, expected", [
+    ([], f"{LOCAL_APP}:1.0.0"),  # the local images' tag
+    (["image.tag=1.2.3"], f"{LOCAL_APP}:1.2.3"),
+    ([f"image.tag=1.2.3@{DIGEST}"], f"{LOCAL_APP}:1.2.3@{DIGEST}"),  # tag + digest
+])
+def test_app_image_reference(render, sets, expected):
+    m = render(sets=["image.pullPolicy=Always"], set_strings=sets)
+    assert m.app["image"] == expected and m.app["imagePullPolicy"] == "Always"
+    assert m.test_pod["spec"]["containers"][0]["image"] == expected

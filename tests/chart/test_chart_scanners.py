@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from chart_helpers import CHART, CI_VALUES, helm_template_raw, require_tool, run
+from faqtest.chart import CHART, CI_VALUES, helm_template_raw, require_tool, run
 
 ALLOWLIST = CHART / "ci" / "scanner-allowlist.yaml"
 SCANNERS = ("kube-score", "checkov")
