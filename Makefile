@@ -5,35 +5,56 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 WITH_ENV := ci/with-env
+PHASE := ci/phase
 PYTEST_ARGS ?=
+# Each step runs through ci/phase, which records its seconds in FAQ_PHASES: one file per `make`
+# run under build/phases/ (ignored by git). `make up` and `make test` end with the table of the
+# run (cold or on a cache); `ci/phase table FILE` prints any run's again.
+ifndef FAQ_PHASES
+FAQ_PHASES := $(CURDIR)/build/phases/$(shell date -u +%Y%m%dT%H%M%SZ)-$(or $(firstword $(MAKECMDGOALS)),help).tsv
+endif
+export FAQ_PHASES
 
-.PHONY: help setup venv tools images cluster-up cluster-down up uninstall down test test-app test-images \
-        test-chart test-ci test-cluster lint chart-docs bench
+.PHONY: help setup venv helm tools test-tools renovate images cluster-up cluster-down up uninstall \
+        down test test-app test-images test-chart test-ci test-cluster lint chart-docs bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 setup: ## host packages and podman settings (apt; needs root): images, cluster, bench only
-	bash ci/setup-host.sh
+	$(PHASE) setup -- bash ci/setup-host.sh
 
 venv: ## the pinned Python venv (pip only, no root), cached outside the repo
-	bash ci/python-env.sh >/dev/null
+	$(PHASE) venv -- bash ci/python-env.sh >/dev/null
 
-tools: venv ## plus the pinned Go tools (go only, no root), cached outside the repo
-	bash ci/go-tools.sh >/dev/null
-	bash ci/checkov-env.sh >/dev/null
+helm: venv ## helm alone: the one Go tool `make up` needs
+	$(PHASE) helm --cache bin/helm -- bash ci/go-tools.sh helm >/dev/null
 
-images: setup ## build the app image and model images 1.0 and 1.1 (podman)
-	bash ci/images/build.sh
+tools: venv ## the tests' tools: the pinned Go tools and checkov's venv, built side by side (no root)
+	$(PHASE) checkov -- bash ci/checkov-env.sh >/dev/null & pid=$$!; rc=0; \
+	$(PHASE) go-tools -- bash ci/go-tools.sh >/dev/null || rc=$$?; \
+	wait $$pid || rc=$$?; exit $$rc
+
+renovate: ## the pinned Renovate and its node (npm, no root), for the CI tests
+	$(PHASE) renovate -- bash ci/renovate/install.sh >/dev/null
+
+test-tools: tools ## plus what only the tests use: promtool, cosign, syft, the Prometheus Operator CRD schemas
+	$(PHASE) promtool --cache bin/promtool -- bash ci/go-tools.sh promtool >/dev/null
+	$(PHASE) cosign+syft --cache bin/syft -- bash ci/go-tools.sh cosign syft >/dev/null
+	$(PHASE) crd-schemas -- bash ci/crd-schemas.sh >/dev/null
+
+images: setup ## build the app image, Doc2Vec model images 1.0 and 1.1, embedding model 2.0 (podman)
+	$(PHASE) images -- bash ci/images/build.sh
 
 cluster-up: setup ## local one-node Kubernetes (builds it the first time)
-	bash ci/cluster/up.sh
+	$(PHASE) cluster -- bash ci/cluster/up.sh
 
 cluster-down: ## stop the local cluster (keeps binaries and images)
 	bash ci/cluster/down.sh
 
-up: setup tools ## the main job: cluster, images, helm upgrade --install, helm test (MODEL_TAG=2.0: the embedding model)
-	$(WITH_ENV) bash ci/up.sh $(if $(MODEL_TAG),--set model.tag=$(MODEL_TAG))
+up: setup helm ## the main job: cluster, images, helm upgrade --install, helm test (MODEL_TAG=2.0: the embedding model)
+	rc=0; MODEL_TAG=$(MODEL_TAG) $(WITH_ENV) --tools helm bash ci/up.sh \
+	  $(if $(MODEL_TAG),--set model.tag=$(MODEL_TAG)) || rc=$$?; $(PHASE) table; exit $$rc
 
 uninstall: ## uninstall the release from its namespace (RELEASE, NAMESPACE as for up)
 	$(WITH_ENV) bash ci/up.sh --uninstall
@@ -41,8 +62,10 @@ uninstall: ## uninstall the release from its namespace (RELEASE, NAMESPACE as fo
 down: uninstall ## uninstall the release and stop the local cluster
 	bash ci/cluster/down.sh
 
-test: setup tools cluster-up ## everything: unit, images, chart, CI tooling, cluster lifecycle
-	$(WITH_ENV) pytest $(PYTEST_ARGS)
+test: setup venv ## everything: unit, images, chart, CI tooling, cluster lifecycle
+	@# the tests' tools (Go builds, pip, npm) while the cluster comes up
+	$(MAKE) --no-print-directory -o setup -o venv -j3 test-tools renovate cluster-up
+	rc=0; $(PHASE) pytest -- $(WITH_ENV) pytest $(PYTEST_ARGS) || rc=$$?; $(PHASE) table; exit $$rc
 
 test-app: venv ## the service: trainer, model directory, API, gunicorn (pip only)
 	$(WITH_ENV) --python-only pytest tests/app $(PYTEST_ARGS)
@@ -50,7 +73,7 @@ test-app: venv ## the service: trainer, model directory, API, gunicorn (pip only
 test-images: setup tools ## both images built and run with podman; the entrypoint under sh and dash
 	$(WITH_ENV) pytest tests/images $(PYTEST_ARGS)
 
-test-chart: tools ## helm lint, ct lint, kubeconform on every supported minor, kube-score + checkov, render tests, README drift
+test-chart: test-tools ## helm lint, ct lint, kubeconform on every supported minor, kube-score + checkov, render tests, README drift (FAQ_HELM=helm3: with Helm 3)
 	$(WITH_ENV) pytest tests/chart $(PYTEST_ARGS)
 
 test-ci: tools ## bump-tags and the workflows (actionlint)

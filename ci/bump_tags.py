@@ -7,19 +7,26 @@ Usage (run from the repository root; `ci/bump-tags` is the executable wrapper):
                  [--chart-bump patch|minor|major|none] [--chart-dir chart] [--dry-run]
 
 What it changes, in <chart-dir>/values.yaml and <chart-dir>/Chart.yaml:
-  --app-tag T       image.tag = "T", image.digest = "" (a tag clears the digest, otherwise the
-                    old digest would keep deciding what runs), and Chart.yaml appVersion = "T".
-                    T may carry its digest, "1.1.0@sha256:...", as Renovate and Argo CD Image
-                    Updater write it; appVersion then gets the part before "@".
-  --app-digest D    image.digest = "D"; image.tag and appVersion stay (the chart renders
-                    repository:tag@digest: the digest decides, the tag is the readable name).
-                    Where image.tag already carries a digest ("1.0.0@sha256:..."), D replaces
-                    that one instead, so the digest stays in one place.
-  --model-tag T     model.tag = "T", model.digest = "" (likewise).
-  --model-digest D  model.digest = "D" (or the digest inside model.tag); model.tag's name stays.
+  --app-tag T       image.tag = "T" (replacing any digest the old tag carried) and Chart.yaml
+                    appVersion = "T". T may carry its digest, "1.1.0@sha256:...", as Renovate
+                    and Argo CD Image Updater write it; appVersion then gets the part before "@".
+  --app-digest D    image.tag = "<its name>@D": the digest goes into the tag (the chart renders
+                    repository:tag@digest: the digest decides, the tag is the readable name);
+                    appVersion stays.
+  --model-tag T     model.tag = "T" (likewise).
+  --model-digest D  model.tag = "<its name>@D".
+  There is no separate digest key: the chart retired image.digest / model.digest, because a
+  digest kept apart from its tag outlived the next tag change. A values.yaml that still has one
+  is refused, naming it.
   Chart.yaml version is bumped (semver; --chart-bump patch by default, minor/major reset the
   lower parts, none leaves it) only when one of the values above actually changed, so running
   the same bump twice changes nothing the second time.
+  Artifact Hub annotations of Chart.yaml, when it has them (each a literal block, `key: |`):
+  `artifacthub.io/images` is rewritten to list both images as values.yaml then deploys them
+  (repository:tag, the tag with its digest; an empty app tag is appVersion), and when an image
+  changed, `artifacthub.io/changes` gets one `kind: changed` entry per image: it replaces the
+  entries when the chart version is bumped (they describe the new version), else they are
+  appended.
 
 Tags follow the Docker tag grammar [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}, optionally "@<digest>";
 digests are "sha256:" and 64 lowercase hex digits. Tags, digests and appVersion are written as double-quoted strings, so a
@@ -42,6 +49,7 @@ from __future__ import annotations
 import argparse
 import copy
 import difflib
+import json
 import os
 import re
 import sys
@@ -123,6 +131,8 @@ class YamlFile:
     edits: list[Edit] = field(default_factory=list)
     expected: Any = None  # plain data the edited text must parse to
     changes: list[tuple[str, Any, Any]] = field(default_factory=list)
+    # (first line, end line, new lines): a literal block's content lines replaced
+    block_edits: list[tuple[int, int, list[str]]] = field(default_factory=list)
 
     @classmethod
     def load(cls, path: Path) -> "YamlFile":
@@ -199,13 +209,53 @@ class YamlFile:
             )
         return line, col, _scalar_end(s, col, flow=flow)
 
+    def set_block(self, section: str, key: str, new: str) -> bool:
+        """Plan `section[key] = new` for a key whose value is a literal block (`key: |`,
+        clip chomping): its content lines are replaced, indented as they were. `new` ends
+        with one newline. Returns whether that is a change."""
+        mapping = self.data.get(section)
+        if not isinstance(mapping, dict) or key not in mapping:
+            raise BumpError(f"{self.path}: missing key {section}.{key}")
+        old = mapping[key]
+        if old == new:
+            return False
+        lines = self.text.split("\n")
+        kline, kcol = mapping.lc.key(key)
+        s = lines[kline].rstrip("\r")
+        end_of_key = kcol + len(key)
+        if s[kcol:end_of_key] != key or s[end_of_key:end_of_key + 1] != ":" \
+                or s[end_of_key + 1:].split("#")[0].strip() != "|":
+            raise BumpError(f"{self.path}:{kline + 1}: {section}.{key} must be a literal "
+                            "block (`{key}: |`)".replace("{key}", key))
+        first = last = kline + 1
+        indent = None
+        for i in range(kline + 1, len(lines)):
+            line = lines[i].rstrip("\r")
+            if not line.strip():
+                continue
+            width = len(line) - len(line.lstrip(" "))
+            if width <= kcol:
+                break
+            indent = width if indent is None else indent
+            last = i + 1
+        if indent is None:
+            indent = kcol + 2
+        cr = "\r" if lines[kline].endswith("\r") else ""
+        self.block_edits.append(
+            (first, last, [" " * indent + line + cr for line in new.rstrip("\n").split("\n")]))
+        self.expected[section][key] = new
+        self.changes.append((f"{section}.{key}", old, new))
+        return True
+
     def render(self) -> str:
-        if not self.edits:
+        if not self.edits and not self.block_edits:
             return self.text
         lines = self.text.split("\n")
         for e in sorted(self.edits, key=lambda e: (e.line, e.start), reverse=True):
             s = lines[e.line]
             lines[e.line] = s[: e.start] + e.text + s[e.end :]
+        for first, last, new_lines in sorted(self.block_edits, reverse=True):
+            lines[first:last] = new_lines
         new = "\n".join(lines)
         from ruamel.yaml import YAML
 
@@ -291,20 +341,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog=PROG,
         description="Set the app/model image tag or digest in <chart-dir>/values.yaml, "
         "appVersion in Chart.yaml when the app tag changes, and bump the chart version when "
-        "anything changed. A tag clears the digest (sets it to \"\"); a digest keeps the tag "
-        "(the chart renders repository:tag@digest) and leaves appVersion alone. A tag may carry its "
-        "digest (1.1@sha256:...), as Renovate writes it. Comments, blank lines "
+        "anything changed. A tag replaces the tag and any digest it carried; a digest goes into "
+        "the tag, keeping its name (tag: \"1.1@sha256:...\", rendered repository:tag@digest), "
+        "and leaves appVersion alone. A tag may carry its digest (1.1@sha256:...), as Renovate "
+        "writes it. There is no separate digest key. Comments, blank lines "
         "and key order are kept. Bad input exits 2 and writes nothing.",
     )
     app = p.add_mutually_exclusive_group()
-    app.add_argument("--app-tag", metavar="T", help="app image tag; clears image.digest, "
+    app.add_argument("--app-tag", metavar="T", help="app image tag (may carry @digest); "
                      "sets appVersion")
-    app.add_argument("--app-digest", metavar="D", help="app image digest sha256:<64 hex>; "
-                     "keeps image.tag and appVersion")
+    app.add_argument("--app-digest", metavar="D", help="app image digest sha256:<64 hex>, "
+                     "written into image.tag after its name; keeps appVersion")
     model = p.add_mutually_exclusive_group()
-    model.add_argument("--model-tag", metavar="T", help="model image tag; clears model.digest")
+    model.add_argument("--model-tag", metavar="T", help="model image tag (may carry @digest)")
     model.add_argument("--model-digest", metavar="D", help="model image digest "
-                       "sha256:<64 hex>; keeps model.tag")
+                       "sha256:<64 hex>, written into model.tag after its name")
     p.add_argument("--chart-bump", choices=BUMPS, default="patch",
                    help="chart version bump when something changed (default: patch)")
     p.add_argument("--chart-dir", default="chart", type=Path,
@@ -345,7 +396,9 @@ def plan(args: argparse.Namespace) -> tuple[YamlFile, YamlFile]:
         if tag is None and digest is None:
             continue
         values.require(f"{prefix}.tag")
-        values.require(f"{prefix}.digest")
+        if isinstance(values.data.get(prefix), dict) and "digest" in values.data[prefix]:
+            raise BumpError(f"{values.path}: {prefix}.digest is retired: remove it and keep the "
+                            f"digest in {prefix}.tag (\"1.1@sha256:...\")")
     if args.app_tag is not None:
         chart.require("appVersion")
 
@@ -355,24 +408,58 @@ def plan(args: argparse.Namespace) -> tuple[YamlFile, YamlFile]:
     ):
         if tag is not None:
             values.set(f"{prefix}.tag", tag)
-            values.set(f"{prefix}.digest", "")
         elif digest is not None:
-            # Where the tag already carries a digest (a bump tool wrote it), the new digest
-            # goes there, keeping one place; a separate digest value is kept in step.
-            name, in_tag = split_tag(values.require(f"{prefix}.tag"))
-            if in_tag:
-                values.set(f"{prefix}.tag", f"{name}@{digest}")
-            if not in_tag or values.require(f"{prefix}.digest"):
-                values.set(f"{prefix}.digest", digest)
+            name, _ = split_tag(values.require(f"{prefix}.tag"))
+            values.set(f"{prefix}.tag", f"{name}@{digest}")
     if args.app_tag is not None and split_tag(args.app_tag)[0]:
         chart.set("appVersion", split_tag(args.app_tag)[0])
-    if (values.changes or chart.changes) and args.chart_bump != "none":
+    bumped = bool(values.changes or chart.changes) and args.chart_bump != "none"
+    if bumped:
         old_text = chart.text.split("\n")
         mapping = chart.data
         line, col = mapping.lc.value("version")
         quoted = col < len(old_text[line]) and old_text[line][col] in "\"'"
         chart.set("version", bump_version(version, args.chart_bump), quote=quoted)
+    artifacthub(values, chart, replace_changes=bumped)
     return values, chart
+
+
+IMAGES = "artifacthub.io/images"
+CHANGES = "artifacthub.io/changes"
+
+
+def image_ref(values: dict, prefix: str, app_version: Any) -> str:
+    """repository:tag[@digest] as the chart renders it (an empty app tag is appVersion)."""
+    section = values[prefix]
+    name, digest = split_tag(section.get("tag"))
+    if not name and not digest and prefix == "image":
+        name = "" if app_version is None else str(app_version)
+    return f"{section['repository']}{f':{name}' if name else ''}{f'@{digest}' if digest else ''}"
+
+
+def artifacthub(values: YamlFile, chart: YamlFile, replace_changes: bool) -> None:
+    """Keep Chart.yaml's Artifact Hub annotations true to the planned values (when it has
+    them): the images list, and a changes entry for each image that changed."""
+    annotations = chart.data.get("annotations")
+    if not isinstance(annotations, dict):
+        return
+    refs = {prefix: image_ref(values.expected, prefix, chart.expected.get("appVersion"))
+            for prefix in ("image", "model")
+            if isinstance(values.expected.get(prefix), dict)
+            and "repository" in values.expected[prefix]}
+    if IMAGES in annotations:
+        chart.set_block("annotations", IMAGES, "".join(
+            f"- name: {str(values.expected[prefix]['repository']).rsplit('/', 1)[-1]}\n"
+            f"  image: {ref}\n" for prefix, ref in refs.items()))
+    changed = [key.split(".")[0] for key, _, _ in values.changes]
+    if CHANGES in annotations and changed:
+        entries = "".join(
+            f"- kind: changed\n  description: "
+            f"{json.dumps(('app' if prefix == 'image' else 'model') + ' image ' + refs[prefix])}\n"
+            for prefix in ("image", "model") if prefix in changed and prefix in refs)
+        old = "" if replace_changes else str(annotations[CHANGES] or "")
+        chart.set_block("annotations", CHANGES,
+                        (old if not old or old.endswith("\n") else old + "\n") + entries)
 
 
 def write_atomically(files: list[tuple[Path, str]]) -> None:
@@ -425,6 +512,9 @@ def main(argv: list[str] | None = None) -> int:
         fail(f"cannot write: {e}")
     for f, _ in changed:
         for key, old, new in f.changes:
+            if "\n" in str(new):  # an Artifact Hub annotation (a block)
+                print(f"{f.path}: {key}: rewritten")
+                continue
             print(f'{f.path}: {key}: "{"" if old is None else old}" -> "{new}"')
     return 0
 

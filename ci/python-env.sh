@@ -6,6 +6,21 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=versions.env
 . "$root/ci/versions.env"
+# The oldest Python the pins install on is pyproject.toml's requires-python: say so plainly
+# instead of letting pip fail on the first pin an older Python has no wheel for.
+python3 - "$root/pyproject.toml" <<'PY' >&2
+import re, sys
+try:
+    import tomllib
+    spec = tomllib.load(open(sys.argv[1], "rb"))["project"]["requires-python"]
+except ImportError:  # tomllib is new in 3.11, so this Python is older than any supported one
+    spec = ">=3.11"
+need = tuple(int(x) for x in re.fullmatch(r">=\s*(\d+(?:\.\d+)*)", spec.strip()).group(1).split("."))
+if sys.version_info[:len(need)] < need:
+    sys.exit(f"ci/python-env.sh: faq-engine needs Python {spec.lstrip('>= ')} or newer "
+             f"(pyproject.toml requires-python {spec!r}); python3 here is "
+             f"{'.'.join(map(str, sys.version_info[:3]))} ({sys.executable})")
+PY
 key=$(cat "$root/requirements.txt" "$root/requirements-dev.txt" "$root/requirements-embedding.txt" \
   | sha256sum | cut -c1-12)
 venv=$FAQ_CACHE/venv-$key

@@ -4,10 +4,11 @@
 set -euo pipefail
 
 # runc here is podman's; the cluster runs its own containerd 2 and runc (ci/cluster/build.sh),
-# whose runc build needs cgo: gcc, libc6-dev, pkg-config, libseccomp-dev.
+# whose runc build needs cgo: gcc, libc6-dev, pkg-config, libseccomp-dev. gnupg: the chart's
+# signing key (ci/chart-key.sh, Helm provenance).
 pkgs=(podman buildah runc debootstrap busybox-static catatonit dash conntrack
-      containernetworking-plugins iptables iproute2 wrk python3.11-doc uidmap shellcheck
-      gcc libc6-dev pkg-config libseccomp-dev)
+      containernetworking-plugins iptables iproute2 wrk python3.11-doc debian-faq uidmap shellcheck
+      gcc libc6-dev pkg-config libseccomp-dev gnupg)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")

@@ -43,7 +43,8 @@ for p in bridge host-local portmap loopback; do
 done
 
 # --- binaries (seconds when cached, tens of minutes on a fresh machine) --------------------------
-bash "$cluster_dir/build.sh" >&2 || die "ci/cluster/build.sh failed"
+"$repo_dir/ci/phase" cluster-binaries --cache "$K8S_BIN/kubelet" -- bash "$cluster_dir/build.sh" >&2 \
+  || die "ci/cluster/build.sh failed"
 for b in kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl kubeadm etcd coredns; do
   [ -x "$K8S_BIN/$b" ] || die "$K8S_BIN/$b missing after build.sh"
 done
@@ -450,6 +451,15 @@ wait_comp coredns "$WAIT_DNS" dns_ok
 # Wait for the default ServiceAccount, which every pod needs.
 wait_comp kube-controller-manager 60 kc_admin -n default get serviceaccount default
 bash "$cluster_dir/metrics-server.sh" >&2 || die "ci/cluster/metrics-server.sh failed"
+# The Gateway API CRDs (standard channel, GATEWAY_API_VERSION) for the chart's httpRoute; applied
+# again only when they change.
+crds=$(bash "$cluster_dir/../gateway-api-crds.sh") || die "ci/gateway-api-crds.sh failed"
+ghash=$(cat "$crds"/*.yaml | sha256sum | cut -c1-16)
+if [ "$(cat "$STATE/gateway-api.applied" 2>/dev/null)" != "$ghash" ] \
+  || ! kc_admin get crd httproutes.gateway.networking.k8s.io -o name >/dev/null 2>&1; then
+  kc_admin apply --server-side --force-conflicts --field-manager faq-engine-cluster -f "$crds" >/dev/null
+  echo "$ghash" >"$STATE/gateway-api.applied"
+fi
 
 # --- kubeconfig for users and tests --------------------------------------------------------------
 if ! cmp -s "$KCDIR/admin.conf" "$OUT_KUBECONFIG"; then

@@ -22,6 +22,9 @@
 #   EMBEDDING_VERSIONS       embedding model versions of a full build (default "2.0")
 #   MODEL_KIND               the kind `build.sh model VERSION...` trains (doc2vec default, or
 #                            embedding)
+#   MODEL_SIGNING_KEY        an ECDSA private key (PEM): each model is signed with it
+#                            (`faq-engine sign`, model.sig in the model directory) before its
+#                            image is built; ci/release model always sets one
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -77,10 +80,22 @@ fi
 build_model() {
   local v=$1 kind=$2 out=build/models/$1 seed
   seed=$((42 + $(printf '%s' "$v" | cksum | cut -d' ' -f1) % 1000))
-  if ! grep -q "\"faq_sha256\": \"$want\"" "$out/manifest.json" 2>/dev/null \
-     || ! grep -q "^  \"kind\": \"$kind\",$" "$out/manifest.json"; then
+  # Python reads the manifest: trained from this FAQ, as this kind, in this app's format.
+  if ! "$venv/bin/python" -c '
+import json, sys
+from faq_engine.modeldir import FORMAT
+try:
+    with open(sys.argv[1], encoding="utf-8") as fh:
+        m = json.load(fh)
+except (OSError, ValueError):
+    sys.exit(1)
+sys.exit((m.get("faq_sha256"), m.get("kind"), m.get("format")) != (sys.argv[2], sys.argv[3], FORMAT))
+' "$out/manifest.json" "$want" "$kind"; then
     "$venv/bin/faq-engine" train --kind "$kind" --faq "$FAQ" --out "$out" --version "$v" \
       --seed "$seed" --force >&2
+  fi
+  if [ -n "${MODEL_SIGNING_KEY:-}" ]; then
+    "$venv/bin/faq-engine" sign --model-dir "$out" --key "$MODEL_SIGNING_KEY" >&2
   fi
   podman build -q -f Dockerfile.model "${model_base[@]}" \
     --build-arg MODEL_DIR="$out" --build-arg VERSION="$v" --build-arg REVISION="$revision" \

@@ -3,7 +3,6 @@ fixture chart written per test, and a runner for the real `ci/bump-tags` command
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
@@ -25,8 +24,6 @@ image:
   repository: localhost/faq-engine
   # -- App image tag; defaults to appVersion.
   tag: ""   # trailing comment on the tag
-  # -- App image digest; wins over the tag.
-  digest: ""
   pullPolicy: IfNotPresent
 
 # -- A list, indented the helm way.
@@ -37,7 +34,6 @@ model:
   repository: localhost/faq-engine-model
   # -- Model tag.
   tag: '1.0'
-  digest: ""
 
 
   # -- Two blank lines above must survive.
@@ -75,15 +71,6 @@ def chart(tmp_path: Path) -> Path:
     (d / "values.yaml").write_text(FIXTURE_VALUES)
     (d / "Chart.yaml").write_text(FIXTURE_CHART)
     return d
-
-
-def tree_digest(d: Path) -> dict[str, str]:
-    """Name -> sha256 of every file under d (to prove nothing was touched)."""
-    return {
-        str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(d.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, ci_setting
+from faqtest.common import ROOT, ci_setting
 
 LIB = ROOT / "ci" / "cluster" / "lib.sh"
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from conftest import ROOT
-from helpers import clone_worktree, commit
-from oci import push_image
+from faqtest.common import ROOT
+from faqtest.common import clone_worktree, commit
+from faqtest.oci import push_image
 
 VERSIONS_ENV = ROOT / "ci" / "versions.env"
 ANNOTATION = re.compile(r"# renovate: datasource=(?P<datasource>\S+) depName=(?P<depName>\S+)"
@@ -142,6 +142,29 @@ def test_renovate_extracts_every_versions_env_pin(extracted):
         assert d["datasource"] == a["datasource"], (name, d)
         assert value.endswith(d["currentValue"]) and d["currentValue"], (name, value, d)
         assert not d.get("skipReason"), (name, d)
+
+
+MAJOR_PATH = re.compile(r"/v(?P<major>\d+)$")
+
+
+def test_go_pins_on_a_major_module_path_stay_on_it(extracted):
+    """Renovate's Go datasource also offers the next major's versions for a module path ending in
+    /vN (helm.sh/helm/v3 was offered v4.x), which ci/go-tools.sh would try to build under the old
+    path. Such a pin carries a regex versioning admitting only vN.x.y, and Renovate reads it."""
+    deps = {d["depName"]: d for d in extracted.get("ci/versions.env", [])}
+    majors = 0
+    for name, value, a in versions_env_pins():
+        m = MAJOR_PATH.search(a["depName"])
+        if a["datasource"] != "go" or not m:
+            continue
+        majors += 1
+        versioning = deps[a["depName"]].get("versioning", "")
+        assert versioning.startswith("regex:"), f"{name} ({a['depName']}): no regex versioning"
+        admits = re.compile(versioning.removeprefix("regex:").replace("(?<", "(?P<")).match
+        major = int(m["major"])
+        assert admits(value), (name, value, versioning)
+        assert admits(f"v{major}.99.0") and not admits(f"v{major + 1}.0.0"), (name, versioning)
+    assert majors >= 2, "the two Helm pins are on /vN paths"  # helm.sh/helm/v4, helm.sh/helm/v3
 
 
 def requirement_pins(path: Path) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """The GitHub Actions workflows under .github/workflows: actionlint (with shellcheck) passes,
 every action is pinned by a full commit SHA with a version comment, permissions are set at the
-top level (empty) and per job, pip and Go caches are on; and a runner simulation (runner.py)
+top level (empty) and per job, pip and Go caches are on; and a runner simulation (faqtest/runner.py)
 runs every `run:` step of pr.yaml that needs no cluster, in order, on a clean clone, as a
 non-root user with GitHub's environment variables: they pass."""
 
@@ -10,13 +10,15 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
 
-from helpers import ci_setting, clone_worktree
-from runner import CLUSTER_ACTIONS, MACHINE_ENV, Runner, job_order, load_workflow, run_workflow
+from faqtest.common import ci_setting, clone_worktree
+from faqtest.runner import (CLUSTER_ACTIONS, MACHINE_ENV, Runner, job_order, load_workflow, matrix_runs,
+                    run_workflow)
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
@@ -83,7 +85,9 @@ def test_least_privilege_permissions(path):
         assert set(perms.values()) <= {"read", "write", "none"}
         # Write access only where the job needs it.
         writes = {k for k, v in perms.items() if v == "write"}
-        allowed = {"release.yaml": {"packages", "contents", "pull-requests"}}.get(path.name, set())
+        # id-token: the release's keyless image signing (a Fulcio certificate for the workflow).
+        allowed = {"release.yaml": {"packages", "contents", "pull-requests", "id-token"}}.get(
+            path.name, set())
         assert writes <= allowed, f"{path.name}: job {name} writes {writes - allowed}"
 
 
@@ -110,18 +114,37 @@ def test_checkout_does_not_persist_credentials_and_caches_are_on(path):
 # --- runner simulation -------------------------------------------------------------------
 
 PR = ROOT / ".github" / "workflows" / "pr.yaml"
-SIMULATION = "tests/ci/test_workflows.py::test_pr_workflow_run_steps_pass_as_a_non_root_runner"
+
+
+def _run_of(path: Path, job: str, name: str) -> str:
+    """The `run:` script of the step called `name` in `job` (a matrix run's label, `job (v1)`,
+    names its job)."""
+    for step in load_workflow(path)["jobs"][job.split(" (")[0]].get("steps", []):
+        if "run" in step and (step.get("name") or step["run"].splitlines()[0]) == name:
+            return step["run"]
+    raise AssertionError(f"{path.name}: {job}: no run step {name!r}")
+
+
+def collected(suite: str) -> int:
+    """How many tests pytest collects in `suite` here (the main run's count)."""
+    r = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q",
+                        "-p", "no:cacheprovider", suite], cwd=ROOT, capture_output=True,
+                       text=True, timeout=600)
+    m = re.search(r"^(\d+) tests? collected", r.stdout, re.M)
+    assert m, r.stdout[-2000:] + r.stderr[-2000:]
+    return int(m.group(1))
 
 
 def runnable_steps(path: Path) -> list[tuple[str, str]]:
     """(job, step name) of every `run:` step that comes before a cluster is created."""
     wf, out = load_workflow(path), []
-    for job in job_order(wf):
-        for step in wf["jobs"][job].get("steps", []):
-            if step.get("uses", "").startswith(CLUSTER_ACTIONS):
-                break
-            if "run" in step:
-                out.append((job, step.get("name") or step["run"].splitlines()[0]))
+    for name in job_order(wf):
+        for job, _ in matrix_runs(name, wf["jobs"][name]):
+            for step in wf["jobs"][name].get("steps", []):
+                if step.get("uses", "").startswith(CLUSTER_ACTIONS):
+                    break
+                if "run" in step:
+                    out.append((job, step.get("name") or step["run"].splitlines()[0]))
     return out
 
 
@@ -129,10 +152,14 @@ def test_pr_workflow_run_steps_pass_as_a_non_root_runner():
     """pr.yaml's steps (lint, unit/chart/CI tests, any step before the kind cluster) on a clean
     clone as a non-root user, PATH and GITHUB_* as on a hosted runner. The runner's cache starts with the
     pinned Go tools and the test registry binary (what a warm Actions cache restores); the
-    Python venv, Renovate and everything else are installed by the steps themselves. Nested,
-    the CI tests run without this very test."""
+    Python venv, checkov's venv and everything else the steps install, they install themselves.
+    What only this simulation checks, it runs: every step (the tool installs into the user's
+    cache, `make lint`, each make target with its prerequisites) as that user; the suites
+    themselves run in the main run already, so here pytest collects them (every test file
+    imports and every test is found as that user, in the step's environment) without running
+    them again."""
     expected = runnable_steps(PR)
-    assert {j for j, _ in expected} >= {"lint", "test"}, expected
+    assert {j for j, _ in expected} >= {"lint", "test", "chart (helm)", "chart (helm3)"}, expected
     runner = Runner.create()
     try:
         cache = runner.work / "home" / ".cache" / "faq-engine"
@@ -141,12 +168,24 @@ def test_pr_workflow_run_steps_pass_as_a_non_root_runner():
         shutil.copytree(src / "bin", cache / "bin", symlinks=True)  # registry included
         runner.chown(runner.work / "home")
         results = run_workflow(runner, PR, clone_worktree, {
-            "PYTEST_ARGS": f"-p no:cacheprovider --deselect {SIMULATION}"})
+            "PYTEST_ARGS": "-p no:cacheprovider --collect-only -q"})
         print("\n".join(f"{r.job:8} {r.name:40} rc={r.returncode} {r.seconds:6.1f}s"
                         for r in results))
         failed = [r for r in results if r.returncode != 0]
         assert not failed, f"{failed[0].job}: {failed[0].name} failed:\n{failed[0].log[-6000:]}"
         assert [(r.job, r.name) for r in results] == expected
+        # Each suite a test step names was collected whole: as many tests as this run has (the
+        # chart suite once per Helm of the matrix).
+        suites = {"make test-app test-ci": ("tests/app", "tests/ci"),
+                  "make test-chart": ("tests/chart",)}
+        seen = []
+        for r in results:
+            run = _run_of(PR, r.job, r.name).strip()
+            if run in suites:
+                seen.append(run)
+                counts = [int(n) for n in re.findall(r"^(\d+) tests? collected", r.log, re.M)]
+                assert counts == [collected(suite) for suite in suites[run]], r.log[-3000:]
+        assert sorted(seen) == ["make test-app test-ci", "make test-chart", "make test-chart"], seen
         # A laptop contributor: `make test-app` on a clean clone as a non-root user with no Go
         # on PATH and no Go tools built (and no apt, no sudo): pip alone. The venv the steps
         # built is reused.

@@ -1,0 +1,32 @@
+"""One Go module cache and one build cache for every Go build of ci/ (the tools, the cluster, its
+registry and metrics-server), under $FAQ_CACHE: an empty FAQ_CACHE is a cold build, and a module
+or package shared by two tools is downloaded or compiled once. Asks `go env` itself."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from faqtest.common import ROOT
+
+
+def go_env(env: dict[str, str]) -> list[str]:
+    r = subprocess.run(["bash", "-c", f'. "{ROOT}/ci/versions.env"; go env GOMODCACHE GOCACHE'],
+                       env=env, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.split()
+
+
+def test_go_caches_live_under_faq_cache(tmp_path: Path) -> None:
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path / "home"),
+           "FAQ_CACHE": str(tmp_path / "cache")}
+    assert go_env(env) == [str(tmp_path / "cache" / "go" / "mod"),
+                           str(tmp_path / "cache" / "go" / "build")]
+
+
+def test_go_caches_set_in_the_environment_win(tmp_path: Path) -> None:
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path / "home"),
+           "FAQ_CACHE": str(tmp_path / "cache"), "GOMODCACHE": str(tmp_path / "mod"),
+           "GOCACHE": str(tmp_path / "build")}
+    assert go_env(env) == [str(tmp_path / "mod"), str(tmp_path / "build")]
