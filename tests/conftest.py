@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,6 +16,37 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_FAQ = ROOT / "app" / "faq_engine" / "data" / "sample-faq.jsonl"
+
+# `make test` records each suite (tests/app, tests/chart, ...) as a phase of its run (ci/phase,
+# ci/phases.py): first start to last end, and its test count. Taken out of the environment, so
+# that a `make` or ci/up.sh the tests run records nothing into this run's table.
+PHASES = os.environ.pop("FAQ_PHASES", None)
+_suites: dict[str, list] = {}  # suite -> [first start, last end, tests, failed]
+
+
+def pytest_runtest_logstart(nodeid: str, location) -> None:
+    if PHASES:
+        suite = "/".join(nodeid.split("::")[0].split("/")[:2])
+        _suites.setdefault(suite, [time.time(), 0.0, 0, 0])[2] += 1
+
+
+def pytest_runtest_logreport(report) -> None:
+    if PHASES:
+        suite = "/".join(report.nodeid.split("::")[0].split("/")[:2])
+        if suite in _suites:
+            _suites[suite][1] = time.time()
+            _suites[suite][3] += report.failed
+
+
+def pytest_sessionfinish(session) -> None:
+    if not PHASES or not _suites:
+        return
+    spec = importlib.util.spec_from_file_location("faq_phases", ROOT / "ci" / "phases.py")
+    phases = sys.modules["faq_phases"] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(phases)
+    for suite, (start, end, tests, failed) in _suites.items():
+        phases.append(Path(PHASES), phases.Phase(f"  {suite} ({tests} tests)", start,
+                                                 max(end, start), 1 if failed else 0, "-"))
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ Fixtures
     returns the CompletedProcess; helpers: ``.json()``, ``.apply()``, ``.wait_for()``,
     ``.wait_pod_ready()``, ``.run_pod()``, ``.service_url()``, ``.port_forward()``,
     ``.events()``, ``.describe()``, ``.create_namespace(prefix, labels, restricted=False)``,
-    ``.pod_manifest()`` (static). More in kube_helpers.py (``http_get``, ``wait_for``, ...).
+    ``.pod_manifest()`` (static). More in faqtest/kube.py (``http_get``, ``wait_for``, ...).
 ``push_images`` (session) -> callable(*images) -> dict[str, str]
     Pushes podman images to the cluster's registry with ``ci/images/push.sh`` (the local
     cluster's, ``LOCAL_REGISTRY``; for ``FAQ_CLUSTER=existing`` the one ``REGISTRY`` names, which
@@ -44,8 +44,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import ci_setting
-from kube_helpers import (
+from faqtest.common import ci_setting
+from faqtest.kube import (
     BUSYBOX_IMAGE,
     FAQ_CACHE,
     LOCAL_KUBECONFIG,
@@ -121,7 +121,7 @@ def push_images(kubeconfig: str) -> Callable[..., dict[str, str]]:
 
 @pytest.fixture(scope="session")
 def local_chart_args(images: dict[str, str], push_images: Callable[..., dict[str, str]]) -> list[str]:
-    from lifecycle import local_install_args
+    from faqtest.lifecycle import local_install_args
 
     pushed = push_images(images["app"], images["model-1.0"], images["model-1.1"])
     return local_install_args(pushed[images["app"]], pushed[images["model-1.0"]])

@@ -10,9 +10,9 @@ import json
 import subprocess
 
 import pytest
-from autoscale import RELEASE, install, scale_out_and_in
-from kube_helpers import unique_name
-from lifecycle import RESTRICTED_LABELS, helm, host_claim
+from faqtest.autoscale import RELEASE, install, scale_out_and_in
+from faqtest.kube import unique_name
+from faqtest.lifecycle import RESTRICTED_LABELS, helm, host_claim
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 FIGURES: dict[str, float] = {}

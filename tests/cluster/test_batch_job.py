@@ -9,8 +9,8 @@ import json
 import time
 
 import pytest
-from kube_helpers import unique_name
-from lifecycle import CHART, RESTRICTED_LABELS, helm, host_claim
+from faqtest.kube import unique_name
+from faqtest.lifecycle import CHART, RESTRICTED_LABELS, helm, host_claim
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 RELEASE = "faq-engine"

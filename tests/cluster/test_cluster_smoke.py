@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers import ci_setting
-from kube_helpers import LOCAL_KUBECONFIG, Kubectl, http_get, unique_name, wait_for
+from faqtest.common import ci_setting
+from faqtest.kube import LOCAL_KUBECONFIG, Kubectl, http_get, unique_name, wait_for
 
 pytestmark = pytest.mark.cluster
 

@@ -13,20 +13,22 @@ import subprocess
 import time
 
 import pytest
-from helpers import build_corrupt_model_image
-from lifecycle import (
+from faqtest.common import build_corrupt_model_image
+from faqtest.lifecycle import (
     CHART,
+    RELEASE,
     ROOT,
-    Load,
+    app_pods,
     digest_of,
     helm,
     host_claim,
+    Load,
     local_install_args,
+    release_namespace,
     versions_answering,
 )
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
-RELEASE = "faq-engine"  # contains the chart name, so the fullname (and Service) is "faq-engine"
 TIMINGS: dict[str, float] = {}
 # model.volume.type -> the helm install flags selecting it (upgrades reuse the values)
 MODES = {"emptyDir": [], "image": ["--set", "model.volume.type=image"]}
@@ -48,15 +50,8 @@ def mode(request) -> str:
 
 @pytest.fixture(scope="module")
 def namespace(kubectl, cluster_images, mode):
-    from kube_helpers import unique_name
-
-    name = unique_name(f"faq-life-{mode.lower()}")
-    labels = {f"pod-security.kubernetes.io/{m}": "restricted" for m in ("enforce", "warn", "audit")}
-    kubectl.apply({"apiVersion": "v1", "kind": "Namespace",
-                   "metadata": {"name": name, "labels": labels}})
-    yield name
-    helm("uninstall", RELEASE, "-n", name, "--wait", check=False)
-    kubectl("delete", "namespace", name, "--wait=false", check=False)
+    with release_namespace(kubectl, f"faq-life-{mode.lower()}") as name:
+        yield name
 
 
 @pytest.fixture(scope="module")
@@ -64,10 +59,6 @@ def url(kubectl, namespace):
     return lambda: kubectl.service_url(namespace, RELEASE)
 
 
-def app_pods(kubectl, namespace, track="stable"):
-    pods = kubectl.json("get", "pods", "-l", f"app.kubernetes.io/instance={RELEASE},"
-                        f"app.kubernetes.io/track={track}", namespace=namespace)["items"]
-    return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
 
 
 def image_tag(ref: str) -> str:

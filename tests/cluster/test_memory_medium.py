@@ -16,8 +16,8 @@ import subprocess
 
 import pytest
 from faq_engine.modeldir import MANIFEST, SUMS, dump_manifest, dump_sums, sha256_file
-from helpers import ci_setting
-from lifecycle import CHART, ROOT, helm, local_install_args
+from faqtest.common import ci_setting
+from faqtest.lifecycle import CHART, ROOT, helm, local_install_args
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 RELEASE = "faq-mem"

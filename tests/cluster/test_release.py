@@ -12,8 +12,8 @@ import time
 
 import pytest
 import yaml
-from helpers import clone_worktree
-from lifecycle import Load, digest_of, helm, local_install_args, versions_answering
+from faqtest.common import clone_worktree
+from faqtest.lifecycle import Load, digest_of, helm, local_install_args, versions_answering
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 RELEASE = "faq-engine"
@@ -63,7 +63,7 @@ def test_model_release_through_the_registry_under_load(kubectl, make_namespace, 
 
         # The chart now points at exactly the pushed build; the app image is untouched.
         values = yaml.safe_load((repo_copy / "chart" / "values.yaml").read_text())
-        assert values["model"]["tag"] == VERSION and values["model"]["digest"] == out["digest"]
+        assert values["model"]["tag"] == f"{VERSION}@{out['digest']}"
         assert values["image"] == yaml.safe_load(before)["image"]
         assert out["reference"] == f"{out['image']}@{out['digest']}"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from helpers import ROOT
+from faqtest.common import ROOT
 
 
 def _run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import ci_setting
+from faqtest.common import ci_setting
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT = ROOT / "model-image" / "model-copy.sh"

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from faq_engine.modeldir import MANIFEST, SUMS
-from helpers import build_corrupt_model_image
+from faqtest.common import build_corrupt_model_image
 
 from pathlib import Path
 

@@ -16,7 +16,8 @@ import sys
 import pytest
 import requests
 import yaml
-from helpers import ROOT, clone_worktree
+from faqtest.common import ROOT, clone_worktree
+from faqtest.signing import make_key, model_from_image
 
 pytestmark = [pytest.mark.images, pytest.mark.slow]
 
@@ -25,7 +26,8 @@ RELEASE_WORKFLOW = ROOT / ".github" / "workflows" / "release.yaml"
 EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
 
-def run_release_workflow(tag: str, workspace, registry: str) -> dict[str, dict[str, str]]:
+def run_release_workflow(tag: str, workspace, registry: str,
+                         signing_key: str = "") -> dict[str, dict[str, str]]:
     """The release job's `run:` steps for a push of `tag`; returns each step's outputs. The
     `uses:` steps are stood in for: the checkouts by the clones, setup-python/go by the host's
     tools; `podman login` is not needed for a loopback registry."""
@@ -33,7 +35,12 @@ def run_release_workflow(tag: str, workspace, registry: str) -> dict[str, dict[s
     ctx = {"github.ref_name": tag, "github.event_name": "push", "inputs.what": "",
            "inputs.version": "", "inputs.kind": "", "vars.MODEL_KIND": "",
            "github.repository_owner": "Faq-Engine",
-           "github.sha": "0" * 40, "github.actor": "faq-bot", "secrets.GITHUB_TOKEN": "x"}
+           "github.sha": "0" * 40, "github.actor": "faq-bot", "secrets.GITHUB_TOKEN": "x",
+           "secrets.MODEL_SIGNING_KEY": signing_key}
+    runner_temp = workspace.parent / "runner-temp"
+    runner_temp.mkdir(exist_ok=True)
+    github_env = runner_temp / "github-env"  # what a step appends to $GITHUB_ENV, later steps get
+    github_env.write_text("")
     outputs: dict[str, dict[str, str]] = {}
 
     def value(expr: str) -> str:
@@ -55,12 +62,18 @@ def run_release_workflow(tag: str, workspace, registry: str) -> dict[str, dict[s
         if "REGISTRY" in env:
             assert env["REGISTRY"] == "ghcr.io/faq-engine"  # the owner, lowercased
             assert env["MODEL_KIND"] == "doc2vec"  # a tag push with no MODEL_KIND variable
-            env.update(REGISTRY=registry, BASES="local")  # no ghcr.io, no Docker Hub here
+            assert env["IMAGE_SIGNING"] == "keyless"  # Sigstore keyless signing on GitHub
+            # No ghcr.io, no Docker Hub, no Fulcio or Rekor here: the local key signs.
+            env.update(REGISTRY=registry, BASES="local", IMAGE_SIGNING="key")
         out = workspace.parent / f"output-{len(ran)}"
         out.write_text("")
         proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c",
                                step["run"]], cwd=workspace, capture_output=True, text=True,
-                              timeout=900, env={**os.environ, **env, "GITHUB_OUTPUT": str(out)})
+                              timeout=900, env={**os.environ, **env, "GITHUB_OUTPUT": str(out),
+                                                "RUNNER_TEMP": str(runner_temp),
+                                                "GITHUB_ENV": str(github_env),
+                                                **dict(line.split("=", 1) for line in
+                                                       github_env.read_text().splitlines())})
         assert proc.returncode == 0, f"{step['name']}:\n{proc.stdout}\n{proc.stderr[-4000:]}"
         outputs[step.get("id", "")] = dict(line.split("=", 1)
                                            for line in out.read_text().splitlines())
@@ -90,7 +103,10 @@ def released(oci_registry, tmp_path_factory):
     repo = clone_worktree(workspace / "default-branch")  # the default branch's
     chart0 = load(repo / "chart" / "Chart.yaml")
     values0 = load(repo / "chart" / "values.yaml")
-    model = run_release_workflow("model-v1.2", workspace, oci_registry)["release"]
+    private, public = make_key(tmp / "keys")
+    model = run_release_workflow("model-v1.2", workspace, oci_registry,
+                                 signing_key=private.read_text())["release"]
+    model["public_key"] = public
     values1 = load(repo / "chart" / "values.yaml")
     app = run_release_workflow("v1.0.1", workspace, oci_registry)["release"]
     assert not subprocess.run(["git", "status", "--porcelain", "chart"], cwd=workspace,
@@ -102,10 +118,20 @@ def test_model_release_bumps_only_the_model_to_the_pushed_digest(released, oci_r
     repo, chart0, values0, values1, model, _ = released
     assert model["image"] == f"{oci_registry}/faq-engine-model:1.2"
     assert manifest_digest(oci_registry, model["image"]) == model["digest"]
-    assert values1["model"]["tag"] == "1.2" and values1["model"]["digest"] == model["digest"]
+    assert values1["model"]["tag"] == f"1.2@{model['digest']}" and "digest" not in values1["model"]
     assert values1["image"] == values0["image"], "a model release must not touch the app"
-    assert {k: v for k, v in values1["model"].items() if k not in ("tag", "digest")} == \
-        {k: v for k, v in values0["model"].items() if k not in ("tag", "digest")}
+    assert {k: v for k, v in values1["model"].items() if k != "tag"} == \
+        {k: v for k, v in values0["model"].items() if k != "tag"}
+
+
+def test_model_release_is_signed_with_the_secret_key(released, tmp_path):
+    """The pushed model image carries model.sig, made with the key of the MODEL_SIGNING_KEY
+    secret: the app's check accepts it with that key's public half."""
+    from faq_engine.signing import load_public_key, verify_signature
+
+    model = released[4]
+    out = model_from_image(model["reference"], tmp_path / "model")
+    assert verify_signature(out, load_public_key(model["public_key"]))["version"] == "1.2"
 
 
 def test_app_release_bumps_only_the_app_and_app_version(released, oci_registry):
@@ -113,7 +139,7 @@ def test_app_release_bumps_only_the_app_and_app_version(released, oci_registry):
     values, chart = load(repo / "chart" / "values.yaml"), load(repo / "chart" / "Chart.yaml")
     assert app["image"] == f"{oci_registry}/faq-engine:1.0.1"
     assert manifest_digest(oci_registry, app["image"]) == app["digest"]
-    assert values["image"]["tag"] == "1.0.1" and values["image"]["digest"] == app["digest"]
+    assert values["image"]["tag"] == f"1.0.1@{app['digest']}" and "digest" not in values["image"]
     assert chart["appVersion"] == "1.0.1"
     assert values["model"] == values1["model"], "an app release must not touch the model"
     major, minor, patch = map(int, chart0["version"].split("."))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # Answer requests every front end rejects (HTTP 400, a skipped batch line), with the error code:
 # raw bytes/str are sent as they are, anything else as JSON.
@@ -55,25 +56,37 @@ def chart_min_kube_minor() -> int:
     return int(m.group(1))
 
 
+def build_model_image(model_dir: Path, tag: str, version: str = "unknown") -> str:
+    """A model image (Dockerfile.model, podman, the local Alpine base) of the model directory
+    ``model_dir`` as it is, tagged ``tag``."""
+    import tempfile
+
+    ctx = Path(tempfile.mkdtemp(prefix="faq-model-image-"))
+    try:
+        shutil.copytree(ROOT / "model-image", ctx / "model-image")
+        shutil.copytree(model_dir, ctx / "model")
+        base = ci_setting("ALPINE_BASE")
+        subprocess.run(["podman", "build", "-q", "-f", str(ROOT / "Dockerfile.model"),
+                        "--build-arg", f"BASE_IMAGE={base}", "--build-arg", "MODEL_DIR=model",
+                        "--build-arg", f"VERSION={version}", "-t", tag, str(ctx)], check=True,
+                       capture_output=True)
+    finally:
+        shutil.rmtree(ctx, ignore_errors=True)
+    return tag
+
+
 def build_corrupt_model_image(tag: str, version_dir: str = "1.1") -> str:
     """A model image whose vectors.npy differs from its manifest by one bit."""
     import tempfile
 
-    ctx = Path(tempfile.mkdtemp(prefix="faq-corrupt-"))
-    try:
-        shutil.copytree(ROOT / "model-image", ctx / "model-image")
-        shutil.copytree(ROOT / "build" / "models" / version_dir, ctx / "model")
-        p = ctx / "model" / "vectors.npy"
+    with tempfile.TemporaryDirectory(prefix="faq-corrupt-") as d:
+        model = Path(d) / "model"
+        shutil.copytree(ROOT / "build" / "models" / version_dir, model)
+        p = model / "vectors.npy"
         data = bytearray(p.read_bytes())
         data[-5] ^= 0x01
         p.write_bytes(bytes(data))
-        base = ci_setting("ALPINE_BASE")
-        subprocess.run(["podman", "build", "-q", "-f", str(ROOT / "Dockerfile.model"),
-                        "--build-arg", f"BASE_IMAGE={base}", "--build-arg", "MODEL_DIR=model",
-                        "-t", tag, str(ctx)], check=True, capture_output=True)
-    finally:
-        shutil.rmtree(ctx, ignore_errors=True)
-    return tag
+        return build_model_image(model, tag)
 
 
 # --- Attacks on a running server (tests and bench/attacks.py); loopback targets only. ---
@@ -240,3 +253,12 @@ def commit(repo: Path, msg: str) -> None:
     subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
     subprocess.run(["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "commit",
                     "-q", "--allow-empty", "-m", msg], cwd=repo, check=True)
+
+
+def tree_digest(d: Path) -> dict[str, str]:
+    """Name -> sha256 of every file under d (to prove nothing was touched)."""
+    return {
+        str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(d.rglob("*"))
+        if p.is_file()
+    }

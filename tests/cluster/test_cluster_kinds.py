@@ -9,10 +9,17 @@ import time
 import urllib.request
 
 import pytest
-from lifecycle import CHART, Load, helm, local_install_args, versions_answering
+from faqtest.lifecycle import (
+    CHART,
+    RELEASE,
+    helm,
+    Load,
+    local_install_args,
+    release_namespace,
+    versions_answering,
+)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
-RELEASE = "faq-engine"  # contains the chart name: the Service is "faq-engine"
 
 
 @pytest.fixture(scope="module")
@@ -24,15 +31,8 @@ def pushed(images, push_images) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def namespace(kubectl, pushed):
-    from kube_helpers import unique_name
-
-    name = unique_name("faq-kinds")
-    labels = {f"pod-security.kubernetes.io/{m}": "restricted" for m in ("enforce", "warn", "audit")}
-    kubectl.apply({"apiVersion": "v1", "kind": "Namespace",
-                   "metadata": {"name": name, "labels": labels}})
-    yield name
-    helm("uninstall", RELEASE, "-n", name, "--wait", check=False)
-    kubectl("delete", "namespace", name, "--wait=false", check=False)
+    with release_namespace(kubectl, "faq-kinds") as name:
+        yield name
 
 
 def model_info(url: str) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -133,6 +134,35 @@ def versions_answering(url: str, n: int = 30) -> Counter:
 
 RESTRICTED_LABELS = {f"pod-security.kubernetes.io/{m}": "restricted"
                      for m in ("enforce", "warn", "audit")}
+
+
+RELEASE = "faq-engine"  # contains the chart name, so the fullname (and Service) is "faq-engine"
+
+
+@contextlib.contextmanager
+def release_namespace(kubectl, prefix: str, release: str = RELEASE):
+    """A fresh namespace (name from `prefix`) under restricted Pod Security for one release; on
+    leaving, the release is uninstalled and the namespace deleted without waiting.
+
+    Usage in a fixture: ``with release_namespace(kubectl, "faq-life") as ns: yield ns``
+    """
+    from faqtest.kube import unique_name
+
+    name = unique_name(prefix)
+    kubectl.apply({"apiVersion": "v1", "kind": "Namespace",
+                   "metadata": {"name": name, "labels": RESTRICTED_LABELS}})
+    try:
+        yield name
+    finally:
+        helm("uninstall", release, "-n", name, "--wait", check=False)
+        kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def app_pods(kubectl, namespace: str, track: str = "stable", release: str = RELEASE) -> list:
+    """The release's serving pods of one track (stable or canary), leaving ones left out."""
+    pods = kubectl.json("get", "pods", "-l", f"app.kubernetes.io/instance={release},"
+                        f"app.kubernetes.io/track={track}", namespace=namespace)["items"]
+    return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
 
 
 def host_claim(kubectl, namespace: str, claim: str, host_dir: Path) -> str:

@@ -1,7 +1,7 @@
 """Helpers for tests against a Kubernetes cluster: a kubectl wrapper, pod and Service helpers.
 
 Imported by tests/cluster/conftest.py (fixtures) and by tests directly:
-``from kube_helpers import Kubectl, PodResult, http_get, unique_name, wait_for``.
+``from faqtest.kube import Kubectl, PodResult, http_get, unique_name, wait_for``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import ci_setting
+from faqtest.common import ci_setting
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER_SCRIPTS = REPO / "ci" / "cluster"

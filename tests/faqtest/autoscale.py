@@ -1,7 +1,7 @@
 """The autoscaling scenario shared by tests/cluster/test_autoscaling.py and
 bench/autoscale_perf.py: install with an HPA (min 1, max 3, CPU, short windows), a bounded load
 through the Service until a pod the HPA added serves, then light traffic until it is back to one
-pod. `kubectl` is a kube_helpers.Kubectl.
+pod. `kubectl` is a faqtest.kube.Kubectl.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 import time
 from datetime import datetime
 
-from lifecycle import CHART, Load, helm
+from faqtest.lifecycle import CHART, Load, helm
 
 RELEASE = "faq-engine"
 # Short windows so a test takes a minute or two, not the 5-minute default scale-down window.
