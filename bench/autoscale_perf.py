@@ -4,7 +4,7 @@ time from the start of a bounded load to a pod the HPA added serving, split into
 reaction (metrics-server's 15 s resolution + the HPA's 15 s sync) and the new pod's own start,
 in emptyDir mode (each pod copies the model) and PVC mode (the model is already on the claim:
 a cache hit); then time from the end of the load back to one pod. The scenario is the cluster
-test's (tests/cluster/autoscale.py), with 0 failed requests required.
+test's (tests/faqtest/autoscale.py), with 0 failed requests required.
 
 Run through `make bench` (tools on PATH, images built and loaded, cluster and metrics-server up).
 """
@@ -19,10 +19,10 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "cluster")]
-from autoscale import RELEASE, install, scale_out_and_in  # noqa: E402
-from kube_helpers import LOCAL_KUBECONFIG, Kubectl, unique_name  # noqa: E402
-from lifecycle import LOCAL_IMAGES, RESTRICTED_LABELS, helm, host_claim  # noqa: E402
+sys.path.insert(0, str(ROOT / "tests"))
+from faqtest.autoscale import RELEASE, install, scale_out_and_in  # noqa: E402
+from faqtest.kube import LOCAL_KUBECONFIG, Kubectl, unique_name  # noqa: E402
+from faqtest.lifecycle import LOCAL_IMAGES, RESTRICTED_LABELS, helm, host_claim  # noqa: E402
 
 
 def run(kubectl: Kubectl, mode: str, figures: dict[str, float]) -> None:

@@ -43,7 +43,7 @@ def batch_qps(model: Path, questions: list[str], n: int, tmp: Path) -> tuple[flo
     wall = time.perf_counter() - started
     if r.returncode != 0:
         raise SystemExit(f"batch failed ({r.returncode}):\n{r.stderr}")
-    summary = json.loads(r.stderr.split("summary: ", 1)[1].splitlines()[0])
+    summary = json.loads(r.stderr.splitlines()[-1])  # the last stderr line
     assert summary["answered"] == n, summary
     return n / wall, summary
 

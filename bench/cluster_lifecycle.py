@@ -34,8 +34,8 @@ from pathlib import Path
 from common import ci_setting, dir_mb, large_model
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "cluster"))
-from lifecycle import LOCAL_IMAGES, Load, helm, versions_answering  # noqa: E402
+sys.path.insert(0, str(ROOT / "tests"))
+from faqtest.lifecycle import LOCAL_IMAGES, Load, helm, versions_answering  # noqa: E402
 
 NS = "faq-bench"
 RELEASE = "faq-engine"

@@ -7,6 +7,7 @@ python eval_ranking.py
 python serve_perf.py
 python attacks.py
 python batch_perf.py
+python threads_perf.py
 python model_copy.py
 bash cluster_bringup.sh
 python registry_push_pull.py

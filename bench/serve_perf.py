@@ -24,11 +24,11 @@ from pathlib import Path
 
 from common import Server, dir_mb, large_model, run_wrk, wrk_script
 
+import numpy as np
 from gensim.models.doc2vec import Doc2Vec
 
 from faq_engine.faq import load_faq
-from faq_engine.ranking import Ranker
-from faq_engine.scorers.doc2vec import make_cum_table
+from faq_engine.scorers.doc2vec import COUNTS, cum_table
 from faq_engine.trainer import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,15 +103,24 @@ def load_time() -> dict:
         out[f"{label}_s"] = round(float(r.stdout.strip().splitlines()[-1]), 2)
     print(f"load: {dir_mb(model):.0f} MB model verified and mapped in {out['cold_s']} s cold, "
           f"{out['warm_s']} s warm")
-    doc2vec = Ranker(model).scorers["doc2vec"].model
+    counts = np.load(model / COUNTS, allow_pickle=False)
+
+    class Vocab:  # what gensim's Word2Vec.make_cum_table reads
+        index_to_key = range(len(counts))
+
+        def get_vecattr(self, i, attr):
+            return int(counts[i])
+
+    shim = type("Model", (), {"ns_exponent": 0.75, "wv": Vocab()})()
     tables = {}
-    for label, build in (("gensim", Doc2Vec.make_cum_table), ("numpy", make_cum_table)):
+    for label, build in (("gensim", lambda: Doc2Vec.make_cum_table(shim)),
+                         ("numpy", lambda: cum_table(counts, 0.75))):
         start = time.perf_counter()
-        build(doc2vec)
+        build()
         tables[label] = time.perf_counter() - start
     out["cum_table_gensim_s"] = round(tables["gensim"], 3)
     out["cum_table_numpy_s"] = round(tables["numpy"], 4)
-    print(f"load: negative-sampling table of {len(doc2vec.wv.index_to_key):,} words: gensim "
+    print(f"load: negative-sampling table of {len(counts):,} words: gensim "
           f"{tables['gensim']:.3f} s, numpy {tables['numpy']:.4f} s "
           f"({tables['gensim'] / tables['numpy']:.0f}x)")
     return out
