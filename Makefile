@@ -7,6 +7,11 @@ SHELL := /bin/bash
 WITH_ENV := ci/with-env
 PHASE := ci/phase
 PYTEST_ARGS ?=
+# `make test` runs its suites side by side: the cluster suite (mostly waiting on rollouts) in
+# one worker, the images suite in another, every other test file wherever a worker is free
+# (tests/conftest.py groups them). PYTEST_WORKERS=0 runs them one after another.
+PYTEST_WORKERS ?= 3
+PYTEST_PARALLEL := $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder)
 # Each step runs through ci/phase, which records its seconds in FAQ_PHASES: one file per `make`
 # run under build/phases/ (ignored by git). `make up` and `make test` end with the table of the
 # run (cold or on a cache); `ci/phase table FILE` prints any run's again.
@@ -65,7 +70,8 @@ down: uninstall ## uninstall the release and stop the local cluster
 test: setup venv ## everything: unit, images, chart, CI tooling, cluster lifecycle
 	@# the tests' tools (Go builds, pip, npm) while the cluster comes up
 	$(MAKE) --no-print-directory -o setup -o venv -j3 test-tools renovate cluster-up
-	rc=0; $(PHASE) pytest -- $(WITH_ENV) pytest $(PYTEST_ARGS) || rc=$$?; $(PHASE) table; exit $$rc
+	rc=0; $(PHASE) pytest -- $(WITH_ENV) pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS) || rc=$$?; \
+	$(PHASE) table; exit $$rc
 
 test-app: venv ## the service: trainer, model directory, API, gunicorn (pip only)
 	$(WITH_ENV) --python-only pytest tests/app $(PYTEST_ARGS)

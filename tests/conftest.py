@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from faqtest.common import exclusive
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_FAQ = ROOT / "app" / "faq_engine" / "data" / "sample-faq.jsonl"
@@ -47,6 +48,32 @@ def pytest_sessionfinish(session) -> None:
     for suite, (start, end, tests, failed) in _suites.items():
         phases.append(Path(PHASES), phases.Phase(f"  {suite} ({tests} tests)", start,
                                                  max(end, start), 1 if failed else 0, "-"))
+
+
+# `make test` runs the suites side by side (pytest-xdist, `--dist loadgroup
+# --no-loadscope-reorder`, PYTEST_WORKERS in the Makefile). A work unit is a group that one worker
+# runs in order: the cluster suite (one cluster, its releases one after another, as now), the
+# images suite (podman builds and their cache), and otherwise one test file (its module
+# fixtures, such as the embedding reference, are built once). The longest groups go first, so
+# the cluster suite, which mostly waits on rollouts, overlaps everything else.
+SERIAL_SUITES = ("cluster", "images")
+
+
+def _suite(item: pytest.Item) -> str:
+    parts = item.nodeid.split("::")[0].split("/")
+    return parts[1] if len(parts) > 2 and parts[0] == "tests" else ""
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the groups into node ids
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not getattr(config.option, "loadgroup", False):  # set in xdist's workers by --dist
+        return
+    for item in items:
+        suite = _suite(item)
+        group = suite if suite in SERIAL_SUITES else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+    order = {s: i for i, s in enumerate(SERIAL_SUITES)}
+    items.sort(key=lambda item: order.get(_suite(item), len(order)))  # stable: files keep theirs
 
 
 @pytest.fixture(scope="session")
@@ -87,8 +114,9 @@ def images() -> dict[str, str]:
     """
     if shutil.which("podman") is None:
         pytest.fail("podman is not installed: run ci/setup-host.sh (make setup)")
-    r = subprocess.run(["bash", str(ROOT / "ci" / "images" / "build.sh")], cwd=ROOT,
-                       capture_output=True, text=True)
+    with exclusive("images"):
+        r = subprocess.run(["bash", str(ROOT / "ci" / "images" / "build.sh")], cwd=ROOT,
+                           capture_output=True, text=True)
     if r.returncode != 0:
         pytest.fail(f"ci/images/build.sh failed:\n{r.stderr[-3000:]}")
     built = r.stdout.split()
@@ -102,8 +130,9 @@ def _registry_binary() -> Path:
     from the Go module proxy into $FAQ_CACHE/bin by `ci/go-tools.sh registry`."""
     if not shutil.which("go"):
         pytest.fail("go is not installed: the registry is built from the Go module proxy")
-    r = subprocess.run(["bash", str(ROOT / "ci" / "go-tools.sh"), "registry"],
-                       capture_output=True, text=True, timeout=1200)
+    with exclusive("go-tools"):
+        r = subprocess.run(["bash", str(ROOT / "ci" / "go-tools.sh"), "registry"],
+                           capture_output=True, text=True, timeout=1200)
     if r.returncode != 0:
         pytest.fail(f"ci/go-tools.sh registry failed:\n{r.stderr[-3000:]}")
     return Path(r.stdout.strip()) / "registry"

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+import os
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +38,23 @@ BAD_ANSWER_BODIES = [
     ({"question": "ok", "top_k": 1e300}, "invalid_request"),
     ({"question": "ok", "extra": 1}, "invalid_request"),
 ]
+
+
+@contextlib.contextmanager
+def exclusive(name: str) -> Iterator[None]:
+    """Hold a lock named `name` that every pytest process on this machine shares (the workers of
+    `make test` run side by side): for work on one shared thing, such as ci/images/build.sh's
+    images or a tool built into $FAQ_CACHE. The second holder finds the work done (cached).
+
+    Usage: ``with exclusive("images"): subprocess.run([... "ci/images/build.sh"])``
+    """
+    path = Path(tempfile.gettempdir()) / f"faq-engine-tests-{os.getuid()}-{name}.lock"
+    with path.open("a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def ci_setting(name: str) -> str:

@@ -8,7 +8,7 @@ import os
 import subprocess
 
 import pytest
-from faqtest.common import ROOT
+from faqtest.common import ROOT, exclusive
 
 from faq_engine.modeldir import ModelError
 from faq_engine.signing import load_public_key, verify_signature
@@ -22,10 +22,11 @@ IMAGE = "localhost/faq-engine-model-signtest"
 def test_build_signs_the_model_in_the_image(tmp_path):
     private, public = make_key(tmp_path / "keys")
     other = make_key(tmp_path / "keys", "other")[1]
-    proc = subprocess.run(["bash", "ci/images/build.sh", "model", "9.1"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=900,
-                          env={**os.environ, "MODEL_SIGNING_KEY": str(private),
-                               "MODEL_IMAGE": IMAGE})
+    with exclusive("images"):  # ci/images/build.sh, one at a time (tests/conftest.py: images)
+        proc = subprocess.run(["bash", "ci/images/build.sh", "model", "9.1"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=900,
+                              env={**os.environ, "MODEL_SIGNING_KEY": str(private),
+                                   "MODEL_IMAGE": IMAGE})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.split() == [f"{IMAGE}:9.1"]
     try:
