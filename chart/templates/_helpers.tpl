@@ -246,3 +246,25 @@ spec:
     {{- toYaml . | nindent 4 }}
   {{- end }}
 {{- end }}
+
+{{/*
+The serving pods' tolerations: `tolerations`, plus, unless `nodeFailureTolerationSeconds` is null,
+a NoExecute toleration of node.kubernetes.io/not-ready and node.kubernetes.io/unreachable for that
+many seconds (Kubernetes would add them with 300), each only where `tolerations` has no entry for
+that key. Renders a YAML list, or nothing.
+Usage: {{- with include "faq-engine.tolerations" . | fromYamlArray }}
+*/}}
+{{- define "faq-engine.tolerations" -}}
+{{- $v := .Values }}
+{{- $out := $v.tolerations | default list }}
+{{- if not (kindIs "invalid" $v.nodeFailureTolerationSeconds) }}
+{{- $keys := list }}
+{{- range $out }}{{ $keys = append $keys (.key | default "") }}{{ end }}
+{{- range list "node.kubernetes.io/not-ready" "node.kubernetes.io/unreachable" }}
+{{- if not (has . $keys) }}
+{{- $out = append $out (dict "key" . "operator" "Exists" "effect" "NoExecute" "tolerationSeconds" ($v.nodeFailureTolerationSeconds | int64)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- with $out }}{{ toYaml . }}{{ end }}
+{{- end }}

@@ -31,7 +31,7 @@ def test_scheduling_and_extras(render):
     })
     pod, tpl = m.pod, m.deployment["spec"]["template"]
     assert pod["nodeSelector"] == {"disk": "ssd"}
-    assert pod["tolerations"] == [{"key": "k", "operator": "Exists"}]
+    assert pod["tolerations"][0] == {"key": "k", "operator": "Exists"}  # then the node-failure
     assert pod["affinity"]["nodeAffinity"] == aff["nodeAffinity"]
     assert pod["topologySpreadConstraints"] == tsc
     assert pod["priorityClassName"] == "high"
@@ -51,6 +51,5 @@ def test_defaults_have_resources_and_no_optional_objects(render):
     for kind in ("Ingress", "NetworkPolicy", "ServiceMonitor", "HorizontalPodAutoscaler",
                  "PodDisruptionBudget", "PersistentVolumeClaim"):
         assert not m.kind(kind), kind
-    for key in ("nodeSelector", "tolerations", "topologySpreadConstraints",
-                "priorityClassName"):
+    for key in ("nodeSelector", "topologySpreadConstraints", "priorityClassName"):
         assert key not in m.pod
