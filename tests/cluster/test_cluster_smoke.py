@@ -39,6 +39,11 @@ def start_httpd(kubectl: Kubectl, namespace: str, image: str) -> str:
     }
     kubectl.apply([pod, service], namespace=namespace)
     kubectl.wait_pod_ready(namespace, name, timeout=90)
+    # Ready is not yet routed: the EndpointSlice, then kube-proxy's next sync (seconds on a
+    # busy, fresh cluster). The host goes through the same Service rules as the pods.
+    ip = kubectl.json("get", "service", name, namespace=namespace)["spec"]["clusterIP"]
+    wait_for(lambda: http_get(f"http://{ip}/", timeout=2)[0] == 200, 60,
+             f"Service {namespace}/{name} answering on {ip}")
     return name
 
 
