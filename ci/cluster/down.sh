@@ -22,6 +22,9 @@ done
 [ "$(id -u)" = 0 ] || die "down.sh must run as root"
 take_lock
 
+# 0. Nodes added by ci/cluster/node.sh: stopped and their state dropped (they are added per use).
+for n in $(bash "$cluster_dir/node.sh" list); do bash "$cluster_dir/node.sh" remove "$n"; done
+
 # 1. The kubelet first (so it restarts nothing), then the rest of the control plane.
 stop_comp kubelet
 stop_comp metrics-server coredns kube-proxy kube-scheduler kube-controller-manager pv-perms

@@ -54,6 +54,15 @@ die() { printf 'cluster: error: %s\n' "$*" >&2; exit 1; }
 ctr_() { ctr --address "$CONTAINERD_SOCK" "$@" 2> >(grep -vF 'support for cgroup v1 is deprecated' >&2); }
 kc_admin() { kubectl --kubeconfig "$KCDIR/admin.conf" "$@"; }
 
+# write_if_changed FILE: stdin to FILE, keeping its mtime when the content is the same (kube-proxy
+# exits when its configuration file is rewritten, even with the same content).
+write_if_changed() {
+  local tmp
+  tmp=$(mktemp)
+  cat >"$tmp"
+  if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else mv "$tmp" "$1"; fi
+}
+
 # pid of a running component, or nothing. A pid file is trusted only when that process is still
 # alive and is the binary we started (pids get reused).
 comp_pid() {
@@ -100,8 +109,10 @@ stop_comp() {
 
 # start_comp NAME CONFIG_HASH CMD...: run CMD in its own session with its log and pid file,
 # unless it already runs with the same command line and config; restart it when they changed.
+# CMD may be `nsenter OPTIONS -- BINARY ARGS` (a second node's components, ci/cluster/node.sh):
+# nsenter enters the namespaces and execs BINARY in place, so the pid file names BINARY.
 start_comp() {
-  local name=$1 hash=$2 pid want exe
+  local name=$1 hash=$2 pid want exe bin=$3 a after=
   shift 2
   want="$(printf '%q ' "$@")# $hash"
   pid=$(comp_pid "$name")
@@ -110,7 +121,13 @@ start_comp() {
     log "$name: command line or config changed, restarting"
     stop_comp "$name"
   fi
-  exe=$(readlink -f "$(command -v "$1")")
+  if [ "$bin" = nsenter ]; then
+    for a in "$@"; do
+      if [ -n "$after" ]; then bin=$a; break; fi
+      [ "$a" = -- ] && after=1
+    done
+  fi
+  exe=$(readlink -f "$(command -v "$bin")")
   log "starting $name (log: $LOGS/$name.log)"
   # keep one previous log once a log passes 50 MB
   if [ "$(stat -c %s "$LOGS/$name.log" 2>/dev/null || echo 0)" -gt 52428800 ]; then

@@ -71,13 +71,6 @@ echo "$NODE_NAME $NODE_IP" >"$STATE/node"
 [ -f "$STAMP" ] || state_stamp >"$STAMP"
 
 fhash() { cat "$@" | sha256sum | cut -c1-16; }
-# write_if_changed FILE: stdin to FILE, keeping its mtime when the content is the same.
-write_if_changed() {
-  local tmp
-  tmp=$(mktemp)
-  cat >"$tmp"
-  if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else mv "$tmp" "$1"; fi
-}
 
 # --- host settings ------------------------------------------------------------------------------
 # The kubelet rewrites kernel.panic, kernel.panic_on_oops and vm.overcommit_memory; down.sh puts
