@@ -57,8 +57,8 @@ cluster-up: setup ## local one-node Kubernetes (builds it the first time)
 cluster-down: ## stop the local cluster (keeps binaries and images)
 	bash ci/cluster/down.sh
 
-up: setup helm ## the main job: cluster, images, helm upgrade --install, helm test (MODEL_TAG=2.0: the embedding model)
-	rc=0; MODEL_TAG=$(MODEL_TAG) $(WITH_ENV) --tools helm bash ci/up.sh \
+up: setup helm ## the main job: cluster, images, helm upgrade --install, helm test (MODEL_TAG=2.0: the embedding model; NODES=2: a second node)
+	rc=0; MODEL_TAG=$(MODEL_TAG) NODES=$(NODES) $(WITH_ENV) --tools helm bash ci/up.sh \
 	  $(if $(MODEL_TAG),--set model.tag=$(MODEL_TAG)) || rc=$$?; $(PHASE) table; exit $$rc
 
 uninstall: ## uninstall the release from its namespace (RELEASE, NAMESPACE as for up)

@@ -66,6 +66,16 @@ if [ -n "${KUBECONFIG:-}" ] && [ "$KUBECONFIG" != "$FAQ_CACHE/cluster/kubeconfig
 else
   export KUBECONFIG
   KUBECONFIG=$(phase cluster --cache "k8s/$KUBERNETES_VERSION/bin/kubelet" -- bash ci/cluster/up.sh)
+  # NODES=N (make up NODES=2): nodes 2..N beside the first (ci/cluster/node.sh), so the pods
+  # spread over them; nodes past N from an earlier run are removed.
+  nodes=${NODES:-1}
+  [[ "$nodes" =~ ^[1-9]$ ]] || { echo "NODES=$nodes: give a number of nodes from 1 to 9" >&2; exit 2; }
+  for n in $(bash ci/cluster/node.sh list); do
+    [ "$n" -le "$nodes" ] || bash ci/cluster/node.sh remove "$n"
+  done
+  for ((n = 2; n <= nodes; n++)); do
+    phase "node-$n" -- bash ci/cluster/node.sh add "$n" >/dev/null
+  done
   images_done
   say "pushing the images to the local registry ($LOCAL_REGISTRY)"
   pushed_list=$(mktemp)
