@@ -67,6 +67,7 @@ class LoadResult:
     versions: Counter = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    failed_at: list[float] = field(default_factory=list)  # time.monotonic() of each failure
 
     def summary(self) -> str:
         return (f"{self.ok} ok, {self.failed} failed in {self.seconds:.1f}s, versions "
@@ -106,6 +107,7 @@ class Load:
                     self.result.versions[version] += 1
                 else:
                     self.result.failed += 1
+                    self.result.failed_at.append(time.monotonic())
                     self.result.errors.append(f"{time.strftime('%H:%M:%S')} {err}")
             time.sleep(self.pause)
 
