@@ -13,15 +13,19 @@ name="faq-engine chart (local test key)"
 if [ ! -s "$dir/secring.gpg" ] || [ ! -s "$dir/pubring.gpg" ]; then
   command -v gpg >/dev/null || { echo "chart-key.sh: gpg is missing (ci/setup-host.sh installs gnupg)" >&2; exit 1; }
   rm -rf "$dir.tmp"
-  mkdir -p "$dir.tmp/gnupg"
-  chmod 700 "$dir.tmp/gnupg"
-  export GNUPGHOME=$dir.tmp/gnupg
+  mkdir -p "$dir.tmp"
+  # A short GNUPGHOME: gpg-agent's socket lives there, and a Unix socket path has at most 107
+  # bytes (a deep $dir, such as a test's temporary directory, would make gpg fail).
+  GNUPGHOME=$(mktemp -d "${TMPDIR:-/tmp}/faq-gpg.XXXXXX")
+  export GNUPGHOME
+  trap 'gpgconf --kill all 2>/dev/null || true; rm -rf "$GNUPGHOME"' EXIT
   gpg --batch --quiet --pinentry-mode loopback --passphrase '' \
-    --quick-generate-key "$name <chart@faq-engine.local>" rsa3072 sign never 2>/dev/null
+    --quick-generate-key "$name <chart@faq-engine.local>" rsa3072 sign never 2>"$dir.tmp/gpg.log" \
+    || { cat "$dir.tmp/gpg.log" >&2; echo "chart-key.sh: gpg could not make the key (above)" >&2; exit 1; }
   gpg --batch --export-secret-keys >"$dir.tmp/secring.gpg"
   gpg --batch --export >"$dir.tmp/pubring.gpg"
   gpg --batch --armor --export >"$dir.tmp/public.asc"
-  gpgconf --kill all 2>/dev/null || true
+  rm -f "$dir.tmp/gpg.log"
   rm -rf "$dir"
   mv "$dir.tmp" "$dir"
 fi
