@@ -8,9 +8,11 @@ continuous load through its Service from this machine and every failed request c
 3. in PVC mode with a ReadWriteOnce claim keeps every pod on one node (model.volume.pvc.sameNode),
    and without that guard spreads them (the host-path claims here are not attachable volumes,
    so the Multi-Attach hang the guard prevents cannot happen on this cluster: see the test);
-4. loses a node (every process of it killed, its pods' packets dropped): figures for how long until traffic
-   is whole again and how many requests failed, and the lost pod replaced on the node left
-   after the chart's `nodeFailureTolerationSeconds`.
+4. with `model.prepull`, has the next model on both nodes before its rollout (the new pods
+   find the image already on their node);
+5. loses a node (every process of it killed, its pods' packets dropped): figures for how long
+   until traffic is whole again and how many requests failed, and the lost pod replaced on
+   the node left after the chart's `nodeFailureTolerationSeconds`.
 
 Tests run in order and share one release; the module removes the node at the end.
 """
@@ -155,7 +157,52 @@ def test_3_pvc_read_write_once_keeps_the_pods_on_the_claims_node(kubectl, nodes,
             kubectl("delete", "pvc", "--all", "-n", ns, "--wait=false", check=False)
 
 
-def test_4_node_loss_under_load(kubectl, nodes, namespace, url):
+def test_4_prepull_puts_the_next_model_on_both_nodes_before_the_rollout(
+        kubectl, nodes, images, push_images, local_chart_args, make_namespace):
+    """model.prepull: the DaemonSet holds the model image on every node; on `helm upgrade` its
+    pre-upgrade hook rolls it to the new image and waits for every node to hold it, so the new
+    pods' model init containers find the image already on their node, on both nodes."""
+    model_11 = push_images(images["model-1.1"])[images["model-1.1"]]
+    tag_11 = model_11.rsplit("/", 1)[1].split(":", 1)[1]  # 1.1@sha256:...
+    ns = make_namespace("faq-nodes-prepull", restricted=True)
+    ds = "pre-faq-engine-model-prepull"
+
+    def holders(tag: str):  # nodes where a Ready holder of the model `tag` runs
+        pods = kubectl.json("get", "pods", "-l", "app.kubernetes.io/component=model-prepull",
+                            namespace=ns)["items"]
+        return sorted(p["spec"]["nodeName"] for p in pods
+                      if not p["metadata"].get("deletionTimestamp")
+                      and p["spec"]["containers"][0]["image"].endswith(tag)
+                      and all(c.get("ready") for c in p["status"].get("containerStatuses", [])))
+
+    helm("install", "pre", str(CHART), "-n", ns, *local_chart_args, "--set", "replicaCount=2",
+         "--set", "model.prepull.enabled=true", "--wait", "--timeout", "5m")
+    try:
+        tag_10 = next(a.split("=", 1)[1] for a in local_chart_args if a.startswith("model.tag="))
+        wait_for(lambda: holders(tag_10) == sorted(nodes), 120, "a 1.0 holder on each node")
+        start = time.monotonic()
+        helm("upgrade", "pre", str(CHART), "-n", ns, "--reuse-values", "--set-string",
+             f"model.tag={tag_11}", "--wait", "--timeout", "8m", timeout=600)
+        FIGURES["prepull upgrade"] = f"{time.monotonic() - start:.0f}s"
+        assert holders(tag_11) == sorted(nodes), kubectl.json("get", "daemonset", ds, namespace=ns)
+        pods = app_pods(kubectl, ns, release="pre")
+        assert sorted(p["spec"]["nodeName"] for p in pods) == sorted(nodes)
+        for pod in pods:
+            init = next(c for c in pod["spec"]["initContainers"] if c["name"] == "model")
+            assert init["image"].endswith(tag_11), init["image"]
+            events = kubectl("get", "events", "-n", ns, "--field-selector",
+                             f"involvedObject.name={pod['metadata']['name']}",
+                             "-o", "jsonpath={range .items[*]}{.reason}: {.message}{'\\n'}{end}"
+                             ).stdout
+            pulled = [e for e in events.splitlines() if "initContainers{model}" in e
+                      or ("model" in e and e.startswith(("Pulled", "Pulling")))]
+            assert any("already present on machine" in e for e in pulled), (pod["spec"]["nodeName"], events)
+            assert not any(e.startswith("Pulling") for e in pulled), events
+    finally:
+        helm("uninstall", "pre", "-n", ns, "--wait", check=False)
+
+
+def test_5_node_loss_under_load(kubectl, nodes, namespace, url):
     first, second = nodes
     # One pod back on the second node: delete one of the two on the first; the soft
     # anti-affinity places its replacement on the node with none.
