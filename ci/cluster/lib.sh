@@ -63,6 +63,33 @@ write_if_changed() {
   if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else mv "$tmp" "$1"; fi
 }
 
+# cni_conflist POD_SUBNET DATA_DIR: a node's CNI network (one bridge, host-local IPAM keeping its
+# state in DATA_DIR, portmap for hostPorts), for up.sh's node and node.sh's.
+cni_conflist() {
+  cat <<EOF
+{
+  "cniVersion": "1.0.0",
+  "name": "$CNI_NETWORK",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "$BRIDGE",
+      "isGateway": true,
+      "ipMasq": true,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "dataDir": "$2",
+        "ranges": [[{"subnet": "$1"}]],
+        "routes": [{"dst": "0.0.0.0/0"}]
+      }
+    },
+    {"type": "portmap", "capabilities": {"portMappings": true}}
+  ]
+}
+EOF
+}
+
 # pid of a running component, or nothing. A pid file is trusted only when that process is still
 # alive and is the binary we started (pids get reused).
 comp_pid() {

@@ -178,28 +178,7 @@ if [ ! -s "$nstate/pki/kubelet.crt" ]; then
 fi
 
 # --- containerd: the first node's settings with the node's own root, socket, CNI and registry ------
-write_if_changed "$nstate/cni/net.d/10-faq-engine.conflist" <<EOF
-{
-  "cniVersion": "1.0.0",
-  "name": "$CNI_NETWORK",
-  "plugins": [
-    {
-      "type": "bridge",
-      "bridge": "$BRIDGE",
-      "isGateway": true,
-      "ipMasq": true,
-      "hairpinMode": true,
-      "ipam": {
-        "type": "host-local",
-        "dataDir": "$nstate/cni/networks",
-        "ranges": [[{"subnet": "$pod_subnet"}]],
-        "routes": [{"dst": "0.0.0.0/0"}]
-      }
-    },
-    {"type": "portmap", "capabilities": {"portMappings": true}}
-  ]
-}
-EOF
+cni_conflist "$pod_subnet" "$nstate/cni/networks" | write_if_changed "$nstate/cni/net.d/10-faq-engine.conflist"
 mkdir -p "$nstate/certs.d/$LOCAL_REGISTRY"
 write_if_changed "$nstate/certs.d/$LOCAL_REGISTRY/hosts.toml" <<EOF
 # node $n reaches the host's local registry through its link (a DNAT to $LOCAL_REGISTRY)

@@ -84,28 +84,7 @@ sysctl -qw net.ipv4.ip_forward=1
   || log "warning: br_netfilter is not loaded; Service traffic between pods on the bridge may fail"
 
 # --- CNI: one bridge, host-local IPAM in our own data dir, portmap for hostPorts ---------------
-write_if_changed "$CNI_CONF_DIR/10-faq-engine.conflist" <<EOF
-{
-  "cniVersion": "1.0.0",
-  "name": "$CNI_NETWORK",
-  "plugins": [
-    {
-      "type": "bridge",
-      "bridge": "$BRIDGE",
-      "isGateway": true,
-      "ipMasq": true,
-      "hairpinMode": true,
-      "ipam": {
-        "type": "host-local",
-        "dataDir": "$CNI_DATA_DIR",
-        "ranges": [[{"subnet": "$POD_SUBNET"}]],
-        "routes": [{"dst": "0.0.0.0/0"}]
-      }
-    },
-    {"type": "portmap", "capabilities": {"portMappings": true}}
-  ]
-}
-EOF
+cni_conflist "$POD_SUBNET" "$CNI_DATA_DIR" | write_if_changed "$CNI_CONF_DIR/10-faq-engine.conflist"
 
 # --- containerd -------------------------------------------------------------------------------
 mkdir -p "$REGISTRY_HOSTS_DIR"
