@@ -76,18 +76,22 @@ def disk_speed(mb: int = 1024) -> tuple[float, float]:
     return write, read
 
 
-def one_gb_model_image() -> str:
-    model = large_model(1000, version="big-1.0")
-    ctx = ROOT / "build" / "models" / "bench-1gb"
+def one_gb_model_image(version: str = "big-1.0") -> str:
+    """The podman image `localhost/faq-engine-model:<version>` of a 1 GB model (trained once,
+    cached: bench/common.py large_model); each version is its own training, so its layer is
+    its own and pulling it is cold wherever another version is present."""
+    model = large_model(1000, version=version)
+    ctx = ROOT / "build" / "models" / f"bench-1gb-{version}"
     if not (ctx / "manifest.json").exists():
         shutil.rmtree(ctx, ignore_errors=True)
         ctx.parent.mkdir(parents=True, exist_ok=True)
         subprocess.run(["cp", "-al", str(model), str(ctx)], check=True)
-    tag = f"{MODEL_REPO}:big-1.0"
+    tag = f"{MODEL_REPO}:{version}"
     if subprocess.run(["podman", "image", "exists", tag]).returncode != 0:
         base = ci_setting("ALPINE_BASE")
         subprocess.run(["podman", "build", "-q", "-f", "Dockerfile.model", "--build-arg",
-                        f"BASE_IMAGE={base}", "--build-arg", "MODEL_DIR=build/models/bench-1gb",
+                        f"BASE_IMAGE={base}", "--build-arg",
+                        f"MODEL_DIR=build/models/bench-1gb-{version}",
                         "-t", tag, "."], cwd=ROOT, check=True, capture_output=True)
     print(f"1 GB model image: {dir_mb(model):.0f} MB model", flush=True)
     return tag

@@ -13,4 +13,5 @@ bash cluster_bringup.sh
 python registry_push_pull.py
 bash ../ci/images/push.sh $(bash ../ci/images/build.sh) >/dev/null
 python cluster_lifecycle.py
+python prepull_perf.py
 python autoscale_perf.py
