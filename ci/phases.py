@@ -12,6 +12,9 @@ notes whether the cache ($FAQ_CACHE) was empty then: a cold run, or a run on a c
 be a glob, and is taken under $FAQ_CACHE when relative (`--cache bin/helm`).
 Phases may overlap (one runs in the background while another builds): each row gives its start
 from the run's first start, and the total is the wall time from the first start to the last end.
+The cpu column is how busy the whole machine was during the phase (all its cores, every process,
+read from /proc/stat: the phase's own work and whatever ran beside it): near 100 % the machine,
+not the waiting, is what the phase's time went to.
 """
 
 from __future__ import annotations
@@ -36,6 +39,18 @@ class Phase:
     end: float
     rc: int
     state: str  # built | cached | - (not known)
+    busy: tuple[float, float] | None = None  # the machine's busy CPU seconds at start and end
+
+
+def machine_busy() -> float | None:
+    """CPU seconds the machine's cores have spent busy since boot (/proc/stat), or None."""
+    try:
+        fields = Path("/proc/stat").read_text(encoding="ascii").split("\n", 1)[0].split()
+    except OSError:
+        return None
+    # cpu user nice system idle iowait irq softirq steal ...: all but idle and iowait
+    ticks = [int(v) for v in fields[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def faq_cache() -> Path:
@@ -61,7 +76,7 @@ def begin(path: Path) -> None:
         if f.tell() == 0:
             cache = faq_cache()
             state = "empty" if cache_is_empty(cache) else "present"
-            f.write(f"{HEADER}\n# cache {state} {cache}\n")
+            f.write(f"{HEADER}\n# cache {state} {cache}\n# cpus {os.cpu_count()}\n")
 
 
 def append(path: Path, phase: Phase) -> None:
@@ -69,20 +84,26 @@ def append(path: Path, phase: Phase) -> None:
     begin(path)
     with open(path, "a", encoding="utf-8") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
-        f.write(f"{phase.name}\t{phase.start:.3f}\t{phase.end:.3f}\t{phase.rc}\t{phase.state}\n")
+        busy = "\t%.2f\t%.2f" % phase.busy if phase.busy else ""
+        f.write(f"{phase.name}\t{phase.start:.3f}\t{phase.end:.3f}\t{phase.rc}\t{phase.state}"
+                f"{busy}\n")
 
 
-def load(path: Path) -> tuple[str, list[Phase]]:
-    """(cache state at the start: empty | present | ?, phases in the order they started)."""
-    cache, phases = "?", []
+def load(path: Path) -> tuple[str, int, list[Phase]]:
+    """(cache state at the start: empty | present | ?, the machine's cores (0: not known),
+    phases in the order they started)."""
+    cache, cpus, phases = "?", 0, []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith("# cache "):
             cache = line.split()[2]
+        elif line.startswith("# cpus "):
+            cpus = int(line.split()[2])
         elif line and not line.startswith("#"):
-            name, start, end, rc, state = line.split("\t")
-            phases.append(Phase(name, float(start), float(end), int(rc), state))
+            name, start, end, rc, state, *busy = line.split("\t")
+            phases.append(Phase(name, float(start), float(end), int(rc), state,
+                                (float(busy[0]), float(busy[1])) if busy else None))
     phases.sort(key=lambda p: p.start)
-    return cache, phases
+    return cache, cpus, phases
 
 
 def mmss(seconds: float) -> str:
@@ -90,20 +111,33 @@ def mmss(seconds: float) -> str:
     return f"{s // 60}:{s % 60:02d}"
 
 
+def cpu_percent(busy: float, seconds: float, cpus: int) -> str:
+    """The machine's busy share of `seconds` on `cpus` cores, as printed."""
+    if not cpus or seconds < 1:
+        return "-"
+    return f"{min(100.0, 100 * busy / (seconds * cpus)):.0f}%"
+
+
 def table(path: Path) -> str:
-    cache, phases = load(path)
+    cache, cpus, phases = load(path)
     if not phases:
         return f"no phases recorded in {path}\n"
     t0 = phases[0].start
     width = max(len("phase"), *(len(p.name) for p in phases))
-    lines = [f"{'phase':<{width}}  {'start':>6}  {'seconds':>7}  state",
-             f"{'-' * width}  {'-' * 6}  {'-' * 7}  ------"]
+    lines = [f"{'phase':<{width}}  {'start':>6}  {'seconds':>7}  {'cpu':>4}  state",
+             f"{'-' * width}  {'-' * 6}  {'-' * 7}  {'-' * 4}  ------"]
     for p in phases:
         state = p.state if p.rc == 0 else f"FAILED (exit {p.rc})"
-        lines.append(f"{p.name:<{width}}  {mmss(p.start - t0):>6}  {p.end - p.start:7.0f}  {state}")
+        seconds = p.end - p.start
+        cpu = cpu_percent(p.busy[1] - p.busy[0], seconds, cpus) if p.busy else "-"
+        lines.append(f"{p.name:<{width}}  {mmss(p.start - t0):>6}  {seconds:7.0f}  {cpu:>4}  {state}")
     wall = max(p.end for p in phases) - t0
+    timed = [p.busy for p in phases if p.busy]
+    cpu = "-"
+    if timed:  # from the first reading to the last: the run's phases cover its wall time
+        cpu = cpu_percent(max(b[1] for b in timed) - min(b[0] for b in timed), wall, cpus)
     run = {"empty": "cold: empty cache at the start", "present": "on a cache"}.get(cache, "?")
-    lines.append(f"{'total':<{width}}  {'':>6}  {wall:7.0f}  {mmss(wall)} wall, {run}")
+    lines.append(f"{'total':<{width}}  {'':>6}  {wall:7.0f}  {cpu:>4}  {mmss(wall)} wall, {run}")
     return "\n".join(lines) + "\n"
 
 
@@ -115,7 +149,7 @@ def run(name: str, cmd: list[str], cache_path: str | None) -> int:
         state = "cached" if glob.glob(pattern) else "built"
     if record:
         begin(Path(record))
-    start = time.time()
+    start, busy0 = time.time(), machine_busy()
     # The child gets the terminal's signals itself; wait for it and record how it ended.
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -128,7 +162,9 @@ def run(name: str, cmd: list[str], cache_path: str | None) -> int:
     if rc < 0:
         rc = 128 - rc
     if record:
-        append(Path(record), Phase(name, start, time.time(), rc, state))
+        busy1 = machine_busy()
+        busy = (busy0, busy1) if busy0 is not None and busy1 is not None else None
+        append(Path(record), Phase(name, start, time.time(), rc, state, busy))
     return rc
 
 

@@ -24,12 +24,12 @@ def phase(*args: str, record: Path | None, cache: Path, **kw) -> subprocess.Comp
 
 
 def rows(table: str) -> dict[str, list[str]]:
-    """phase name -> [start, seconds, state] of a printed table."""
+    """phase name -> [start, seconds, state, cpu] of a printed table."""
     out = {}
     for line in table.splitlines()[2:]:
-        m = re.match(r"^\s*(\S.*?)\s{2,}(\d+:\d\d)?\s+(\d+)\s+(.*)$", line)
+        m = re.match(r"^\s*(\S.*?)\s{2,}(\d+:\d\d)?\s+(\d+)\s+(\d+%|-)\s+(.*)$", line)
         assert m, line
-        out[m.group(1)] = [m.group(2), m.group(3), m.group(4)]
+        out[m.group(1)] = [m.group(2), m.group(3), m.group(5), m.group(4)]
     return out
 
 
@@ -126,3 +126,22 @@ def test_make_test_records_each_suite_as_a_phase(tmp_path):
     assert "1 failed, 1 passed" in r.stdout, r.stdout[-3000:]
     got = rows(phase("table", str(record), record=None, cache=tmp_path).stdout)
     assert got["tests/test_probe.py (2 tests)"][2] == "FAILED (exit 1)", got
+
+
+def test_the_cpu_column_is_the_machines_busy_share(tmp_path):
+    """A phase that keeps one core busy shows at least that core's share of the machine (other
+    work on the machine only adds to it); records without readings print "-"."""
+    record, cache = tmp_path / "run.tsv", tmp_path / "cache"
+    burn = "import time\nend = time.process_time() + 2\nwhile time.process_time() < end: pass\n"
+    r = phase("burn", "--", "python3", "-c", burn, record=record, cache=cache)
+    assert r.returncode == 0, r.stderr
+    got = rows(phase("table", record=record, cache=cache).stdout)
+    share = 100 / os.cpu_count()
+    for row in ("burn", "total"):
+        assert got[row][3] != "-" and int(got[row][3][:-1]) >= 0.8 * share, (row, got[row])
+    # a record file from before the column: same table, cpu unknown
+    old = tmp_path / "old.tsv"
+    old.write_text("# faq-engine phases v1\n# cache present /c\nx\t100.0\t105.0\t0\tcached\n")
+    got = rows(phase("table", str(old), record=None, cache=cache).stdout)
+    assert got["x"] == ["0:00", "5", "cached", "-"]
+    assert got["total"][3] == "-"
