@@ -34,5 +34,15 @@ if [ ! -x "$venv/bin/pytest" ]; then
   grep -l "^#!$venv.tmp/bin/python" "$venv"/bin/* 2>/dev/null | xargs -r sed -i "1s|$venv.tmp|$venv|"
   sed -i "s|$venv.tmp|$venv|g" "$venv/bin/activate"*
 fi
-"$venv/bin/pip" install -q --no-deps --no-build-isolation -e "$root" >&2
+# This checkout, editable: under a lock (tests run ci/with-env from clones of their own, several
+# at once), and only when the venv does not have it already (the same path and pyproject.toml).
+stamp="$root $(sha256sum <"$root/pyproject.toml" | cut -c1-16)"
+exec 9>"$venv/.faq-engine-checkout.lock"
+flock 9
+if [ "$(cat "$venv/.faq-engine-checkout" 2>/dev/null)" != "$stamp" ]; then
+  rm -f "$venv/.faq-engine-checkout"
+  "$venv/bin/pip" install -q --no-deps --no-build-isolation -e "$root" >&2
+  printf '%s\n' "$stamp" >"$venv/.faq-engine-checkout"
+fi
+exec 9>&-
 echo "$venv"
