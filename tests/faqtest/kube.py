@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import re
+import socket
 import subprocess
 import time
 import urllib.request
@@ -326,6 +327,11 @@ class Kubectl:
         On the local cluster the host reaches ClusterIPs directly (kube-proxy's iptables rules
         cover locally generated traffic), and connections are load-balanced like in-cluster
         ones. ``port`` may be a port number or name; default: the Service's first port.
+
+        While the Service has a ready endpoint, returns once a connection to it succeeds: a pod
+        that `helm install --wait` saw Ready is in the EndpointSlice before kube-proxy's next
+        sync routes it (seconds on a busy machine; until then the ClusterIP refuses). A Service
+        without a ready endpoint is returned as it is.
         """
         svc = self.json("get", "service", service, namespace=namespace)
         ip = svc["spec"].get("clusterIP")
@@ -338,7 +344,23 @@ class Kubectl:
             if not matches:
                 pytest.fail(f"service {namespace}/{service} has no port {port!r}")
             chosen = matches[0]
+        deadline = time.monotonic() + 60
+        while self._has_ready_endpoint(namespace, service):
+            try:
+                socket.create_connection((ip, chosen["port"]), timeout=2).close()
+                break
+            except OSError as e:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"service {namespace}/{service} has a ready endpoint, but "
+                                f"{ip}:{chosen['port']} still refuses after 60 s: {e}")
+            time.sleep(0.3)
         return f"{scheme}://{ip}:{chosen['port']}"
+
+    def _has_ready_endpoint(self, namespace: str, service: str) -> bool:
+        slices = self.json("get", "endpointslices", "-l",
+                           f"kubernetes.io/service-name={service}", namespace=namespace)
+        return any(e.get("conditions", {}).get("ready") for s in slices["items"]
+                   for e in s.get("endpoints") or [])
 
     @contextlib.contextmanager
     def port_forward(
