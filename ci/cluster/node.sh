@@ -3,7 +3,10 @@
 # containerd, kubelet and kube-proxy, in a network namespace and a mount namespace of its own on
 # this machine, joined to the same control plane.
 #
-#   bash ci/cluster/node.sh add N      # node "<first node>-N" Ready (N = 2..9); prints its name
+#   bash ci/cluster/node.sh add N [--taint KEY=VALUE:EFFECT]...
+#                                      # node "<first node>-N" Ready (N = 2..9); prints its name;
+#                                      # the taints are on it from its registration on (a test's
+#                                      # node that only its own pods tolerate)
 #   bash ci/cluster/node.sh remove N   # drain nothing: delete the Node, stop it, drop its state
 #   bash ci/cluster/node.sh kill N     # node loss: every process of the node (containers
 #                                      # included) SIGKILLed, packets to its pods dropped
@@ -22,7 +25,7 @@ set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-usage() { die "usage: node.sh add|remove|kill N (N = 2..9) | node.sh list"; }
+usage() { die "usage: node.sh add N [--taint KEY=VALUE:EFFECT]... | node.sh remove|kill N (N = 2..9) | node.sh list"; }
 cmd=${1:-}
 if [ "$cmd" = list ]; then
   for d in "$STATE"/nodes/[2-9]; do [ -d "$d" ] && basename "$d"; done
@@ -30,6 +33,15 @@ if [ "$cmd" = list ]; then
 fi
 n=${2:-}
 [[ "$n" =~ ^[2-9]$ ]] || usage
+shift 2
+taints=()
+while [ $# -gt 0 ]; do
+  [ "$cmd" = add ] && [ "${1:-}" = --taint ] && [ $# -ge 2 ] || usage
+  [[ "$2" =~ ^([A-Za-z0-9./-]+)=([A-Za-z0-9._-]*):(NoSchedule|PreferNoSchedule|NoExecute)$ ]] \
+    || die "--taint $2: not KEY=VALUE:EFFECT (EFFECT NoSchedule, PreferNoSchedule or NoExecute)"
+  taints+=("${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" "${BASH_REMATCH[3]}")
+  shift 2
+done
 [ "$(id -u)" = 0 ] || die "node.sh runs cluster processes on the host and must run as root"
 read -r FIRST_NODE NODE_IP <"$STATE/node" 2>/dev/null || die "no $STATE/node: run ci/cluster/up.sh first"
 
@@ -210,6 +222,10 @@ fi
     -e "s|^podLogsDir: .*|podLogsDir: $nstate/pod-logs|" "$STATE/etc/kubelet.yaml"
   printf 'cgroupRoot: %s\ntlsCertFile: %s\ntlsPrivateKeyFile: %s\n' \
     "$cgroup_root" "$nstate/pki/kubelet.crt" "$nstate/pki/kubelet.key"
+  if [ ${#taints[@]} -gt 0 ]; then
+    echo "registerWithTaints:"
+    printf '  - {key: "%s", value: "%s", effect: %s}\n' "${taints[@]}"
+  fi
 } | write_if_changed "$nstate/etc/kubelet.yaml"
 start_comp "node-$n-kubelet" "$(sha256sum <"$nstate/etc/kubelet.yaml" | cut -c1-16)" \
   nsenter --net="/run/netns/$netns" --mount="$mntns" -- kubelet \

@@ -14,7 +14,10 @@ continuous load through its Service from this machine and every failed request c
    until traffic is whole again and how many requests failed, and the lost pod replaced on
    the node left after the chart's `nodeFailureTolerationSeconds`.
 
-Tests run in order and share one release; the module removes the node at the end.
+Tests run in order and share one release; the module removes the node at the end. The second
+node is tainted from its registration on and only this module's releases tolerate the taint:
+the cluster suite's other lane runs beside this module (tests/conftest.py), and none of its pods
+may land on a node that is drained and killed here.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from faqtest.lifecycle import CHART, RELEASE, ROOT, Load, app_pods, helm, releas
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 NODE = "2"
+TAINT_KEY = "faq-engine.test/nodes"
 FIGURES: dict[str, str] = {}
 
 
@@ -47,8 +51,11 @@ def nodes(kubectl):
         pytest.fail("tests/cluster/test_nodes.py adds and kills a node of the local cluster "
                     "(ci/cluster/node.sh); run it without FAQ_CLUSTER=existing")
     start = time.monotonic()
-    second = node_sh("add", NODE).stdout.strip()
+    second = node_sh("add", NODE, "--taint", f"{TAINT_KEY}=only:NoSchedule").stdout.strip()
     FIGURES["node added in"] = f"{time.monotonic() - start:.0f}s"
+    taints = kubectl.json("get", "node", second)["spec"].get("taints", [])
+    assert [t for t in taints if t["key"] == TAINT_KEY] == [
+        {"key": TAINT_KEY, "value": "only", "effect": "NoSchedule"}], taints
     first = next(n["metadata"]["name"] for n in kubectl.json("get", "nodes")["items"]
                  if n["metadata"]["name"] != second)
     try:
@@ -57,6 +64,13 @@ def nodes(kubectl):
         node_sh("remove", NODE)
         if FIGURES:
             print("\ntwo nodes: " + "; ".join(f"{k} {v}" for k, v in FIGURES.items()))
+
+
+@pytest.fixture(scope="module")
+def local_chart_args(local_chart_args, nodes):
+    """The session's chart arguments, plus a toleration of the second node's taint."""
+    return [*local_chart_args, "--set-json",
+            f'tolerations=[{{"key": "{TAINT_KEY}", "operator": "Exists", "effect": "NoSchedule"}}]']
 
 
 @pytest.fixture(scope="module")
