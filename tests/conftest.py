@@ -19,16 +19,73 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_FAQ = ROOT / "app" / "faq_engine" / "data" / "sample-faq.jsonl"
 
 # `make test` records each suite (tests/app, tests/chart, ...) as a phase of its run (ci/phase,
-# ci/phases.py): first start to last end, and its test count. Taken out of the environment, so
-# that a `make` or ci/up.sh the tests run records nothing into this run's table.
+# ci/phases.py): first start to last end, its test count, and the CPU seconds its tests took
+# (the test process and the commands it ran: podman, helm, pip, the Go tools; for the cluster
+# suite also the cluster's pods, whose containers run outside the tests' processes). Taken out
+# of the environment, so that a `make` or ci/up.sh the tests run records nothing into this
+# run's table.
 PHASES = os.environ.pop("FAQ_PHASES", None)
-_suites: dict[str, list] = {}  # suite -> [first start, last end, tests, failed]
+# suite -> [first start, last end, tests, failed, busy0, busy1, cpu seconds, pods' cpu0, pods' cpu1]
+_suites: dict[str, list] = {}
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and of the child processes it has waited for."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def pods_cpu_seconds() -> float | None:
+    """CPU seconds the local cluster's pods have used (the kubelet's kubepods cgroup), if here."""
+    for path, scale in ((Path("/sys/fs/cgroup/cpuacct/kubepods/cpuacct.usage"), 1e9),
+                        (Path("/sys/fs/cgroup/kubepods/cpu.stat"), 1e6)):
+        try:
+            text = path.read_text()
+        except OSError:
+            continue
+        value = text.split()[1] if text.startswith("usage_usec") else text.split()[0]
+        return int(value) / scale
+    return None
+
+
+def _measure(item: pytest.Item, when: str):
+    start = _cpu_seconds()
+    yield
+    item.user_properties.append((f"cpu:{when}", _cpu_seconds() - start))
+
+
+# In whichever process runs the test (an xdist worker or this one): its CPU seconds per phase go
+# with the phase's report to the process that writes the table.
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    yield from _measure(item, "setup")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    yield from _measure(item, "call")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    yield from _measure(item, "teardown")
+
+
+def _phases():
+    if "faq_phases" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("faq_phases", ROOT / "ci" / "phases.py")
+        sys.modules["faq_phases"] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules["faq_phases"])
+    return sys.modules["faq_phases"]
 
 
 def pytest_runtest_logstart(nodeid: str, location) -> None:
     if PHASES:
         suite = "/".join(nodeid.split("::")[0].split("/")[:2])
-        _suites.setdefault(suite, [time.time(), 0.0, 0, 0])[2] += 1
+        if suite not in _suites:
+            busy, pods = _phases().machine_busy(), pods_cpu_seconds()
+            _suites[suite] = [time.time(), 0.0, 0, 0, busy, busy, 0.0, pods, pods]
+        _suites[suite][2] += 1
 
 
 def pytest_runtest_logreport(report) -> None:
@@ -37,26 +94,36 @@ def pytest_runtest_logreport(report) -> None:
         if suite in _suites:
             _suites[suite][1] = time.time()
             _suites[suite][3] += report.failed
+            _suites[suite][5] = _phases().machine_busy()
+            _suites[suite][6] += dict(report.user_properties).get(f"cpu:{report.when}", 0.0)
+            _suites[suite][8] = pods_cpu_seconds()
 
 
 def pytest_sessionfinish(session) -> None:
     if not PHASES or not _suites:
         return
-    spec = importlib.util.spec_from_file_location("faq_phases", ROOT / "ci" / "phases.py")
-    phases = sys.modules["faq_phases"] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(phases)
-    for suite, (start, end, tests, failed) in _suites.items():
-        phases.append(Path(PHASES), phases.Phase(f"  {suite} ({tests} tests)", start,
-                                                 max(end, start), 1 if failed else 0, "-"))
+    phases = _phases()
+    for suite, (start, end, tests, failed, busy0, busy1, cpu, pods0, pods1) in _suites.items():
+        busy = (busy0, busy1) if busy0 is not None and busy1 is not None else None
+        name = f"  {suite} ({tests} tests, {cpu:.0f} cpu-s"
+        if suite == "tests/cluster" and pods0 is not None and pods1 is not None:
+            name += f" + pods {pods1 - pods0:.0f}"
+        phases.append(Path(PHASES), phases.Phase(name + ")", start,
+                                                 max(end, start), 1 if failed else 0, "-", busy))
 
 
 # `make test` runs the suites side by side (pytest-xdist, `--dist loadgroup
 # --no-loadscope-reorder`, PYTEST_WORKERS in the Makefile). A work unit is a group that one worker
-# runs in order: the cluster suite (one cluster, its releases one after another, as now), the
-# images suite (podman builds and their cache), and otherwise one test file (its module
-# fixtures, such as the embedding reference, are built once). The longest groups go first, so
-# the cluster suite, which mostly waits on rollouts, overlaps everything else.
+# runs in order: the cluster suite in two lanes (each lane's files one after another, each file
+# in its own namespaces), the images suite (podman builds and their cache), and otherwise one test
+# file (its module fixtures, such as the embedding reference, are built once). The longest groups
+# go first, so the cluster lanes, which mostly wait on rollouts, overlap everything else.
+# Lane "cluster-nodes" holds the files that change or check every node (test_nodes adds, drains
+# and kills a second node, which it taints for its own pods alone; the smoke tests check that
+# every node is Ready) and test_lifecycle, which balances the lanes (seconds per file:
+# docs/benchmarks.md); every other cluster file goes to lane "cluster".
 SERIAL_SUITES = ("cluster", "images")
+CLUSTER_NODES_LANE = ("test_cluster_smoke.py", "test_nodes.py", "test_lifecycle.py")
 
 
 def _suite(item: pytest.Item) -> str:
@@ -64,16 +131,23 @@ def _suite(item: pytest.Item) -> str:
     return parts[1] if len(parts) > 2 and parts[0] == "tests" else ""
 
 
+def _group(item: pytest.Item) -> str:
+    path = item.nodeid.split("::")[0]
+    suite = _suite(item)
+    if suite == "cluster" and path.rsplit("/", 1)[-1] in CLUSTER_NODES_LANE:
+        return "cluster-nodes"
+    return suite if suite in SERIAL_SUITES else path
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook turns the groups into node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if not getattr(config.option, "loadgroup", False):  # set in xdist's workers by --dist
         return
     for item in items:
-        suite = _suite(item)
-        group = suite if suite in SERIAL_SUITES else item.nodeid.split("::")[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-    order = {s: i for i, s in enumerate(SERIAL_SUITES)}
-    items.sort(key=lambda item: order.get(_suite(item), len(order)))  # stable: files keep theirs
+        item.add_marker(pytest.mark.xdist_group(_group(item)))
+    # the lanes first (nodes, then the other), then images, then the files; stable otherwise
+    order = {"cluster-nodes": 0, "cluster": 1, "images": 2}
+    items.sort(key=lambda item: order.get(_group(item), len(order)))
 
 
 @pytest.fixture(scope="session")

@@ -113,9 +113,13 @@ def test_make_test_records_each_suite_as_a_phase(tmp_path):
     record = tmp_path / "run.tsv"
     (tmp_path / "tests").mkdir()
     probe = tmp_path / "tests" / "test_probe.py"
-    probe.write_text("import os\n\n\ndef test_hidden():\n"
+    probe.write_text("import os\nimport subprocess\nimport sys\n\n\ndef test_hidden():\n"
                      "    assert 'FAQ_PHASES' not in os.environ\n\n\n"
-                     "def test_fails():\n    assert False\n")
+                     "def test_fails():\n    assert False\n\n\n"
+                     "def test_burns_two_cpu_seconds_in_a_child():\n"
+                     "    subprocess.run([sys.executable, '-c', 'import time\\n"
+                     "end = time.process_time() + 2\\nwhile time.process_time() < end: pass'],"
+                     " check=True)\n")
     conftest = (ROOT / "tests" / "conftest.py").read_text()
     (tmp_path / "tests" / "conftest.py").write_text(
         conftest.replace("ROOT = Path(__file__).resolve().parents[1]", f"ROOT = Path({str(ROOT)!r})"))
@@ -123,9 +127,13 @@ def test_make_test_records_each_suite_as_a_phase(tmp_path):
     r = subprocess.run(["python", "-m", "pytest", "-q", "-p", "no:cacheprovider",
                         "-o", f"pythonpath={ROOT / 'tests'}", "tests"],
                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert "1 failed, 1 passed" in r.stdout, r.stdout[-3000:]
+    assert "1 failed, 2 passed" in r.stdout, r.stdout[-3000:]
     got = rows(phase("table", str(record), record=None, cache=tmp_path).stdout)
-    assert got["tests/test_probe.py (2 tests)"][2] == "FAILED (exit 1)", got
+    (name, row), = ((k, v) for k, v in got.items() if k != "total")
+    # its tests' CPU seconds, the child's included (2 s of it, and the rest of the test run)
+    m = re.fullmatch(r"tests/test_probe\.py \(3 tests, (\d+) cpu-s\)", name)
+    assert m and 2 <= int(m.group(1)) <= 10, name
+    assert row[2] == "FAILED (exit 1)", got
 
 
 def test_the_cpu_column_is_the_machines_busy_share(tmp_path):
