@@ -120,7 +120,7 @@ def pytest_sessionfinish(session) -> None:
 # go first, so the cluster lanes, which mostly wait on rollouts, overlap everything else.
 # Lane "cluster-nodes" holds the files that change or check every node (test_nodes adds, drains
 # and kills a second node, which it taints for its own pods alone; the smoke tests check that
-# every node is Ready) and test_lifecycle, which balances the lanes (seconds per file:
+# every node is Ready) and test_lifecycle, which balances the lanes (their seconds:
 # docs/benchmarks.md); every other cluster file goes to lane "cluster".
 SERIAL_SUITES = ("cluster", "images")
 CLUSTER_NODES_LANE = ("test_cluster_smoke.py", "test_nodes.py", "test_lifecycle.py")

@@ -36,7 +36,7 @@ n=${2:-}
 shift 2
 taints=()
 while [ $# -gt 0 ]; do
-  [ "$cmd" = add ] && [ "${1:-}" = --taint ] && [ $# -ge 2 ] || usage
+  if [ "$cmd" != add ] || [ "$1" != --taint ] || [ $# -lt 2 ]; then usage; fi
   [[ "$2" =~ ^([A-Za-z0-9./-]+)=([A-Za-z0-9._-]*):(NoSchedule|PreferNoSchedule|NoExecute)$ ]] \
     || die "--taint $2: not KEY=VALUE:EFFECT (EFFECT NoSchedule, PreferNoSchedule or NoExecute)"
   taints+=("${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}" "${BASH_REMATCH[3]}")
@@ -245,5 +245,11 @@ node_ready() {
 }
 wait_comp "node-$n-kubelet" "${FAQ_CLUSTER_WAIT_NODE:-180}" node_ready
 for c in "${comps[@]}"; do must_run "$c"; done
+# registerWithTaints applies when the Node registers; a node already up (`make up NODES=2`
+# before) gets the taints asked for now on its existing Node object
+for ((i = 0; i < ${#taints[@]}; i += 3)); do
+  kc_admin taint node "$node_name" --overwrite \
+    "${taints[i]}=${taints[i + 1]}:${taints[i + 2]}" >/dev/null || die "tainting $node_name failed"
+done
 log "node $node_name ($node_ip, pods $pod_subnet) Ready"
 echo "$node_name"
