@@ -4,10 +4,12 @@ drift."""
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from faqtest.chart import CHART, CI_VALUES, KUBE_VERSION, ROOT, helm_template_raw, require_tool, run
 from faqtest.common import chart_min_kube_minor, kube_minor
@@ -73,29 +75,79 @@ def kubeconform_cache(schema_root, tmp_path_factory):
     return caches
 
 
-def kubeconform(manifests: str, version: str, schema_root: Path, cache: Path):
+def kubeconform(manifests: str | None, version: str, schema_root: Path, cache: Path,
+                *files: Path, output: str = "text"):
+    """kubeconform -strict over `manifests` (stdin) or `files`, offline. One goroutine: the cost
+    is compiling each kind's schema (with its 1.8 MB of definitions), and four goroutines compile
+    the same kind up to four times."""
     location = (f"{schema_root}/{{{{ .NormalizedKubernetesVersion }}}}-local{{{{ .StrictSuffix }}}}"
                 "/{{ .ResourceKind }}{{ .KindSuffix }}.json")
-    return run(["kubeconform", "-strict", "-summary", "-kubernetes-version", version,
-                "-schema-location", location, "-cache", str(cache),
+    return run(["kubeconform", "-strict", "-summary", "-n", "1", "-kubernetes-version", version,
+                "-schema-location", location, "-cache", str(cache), "-output", output,
+                *(["-verbose"] if output == "json" else []),
                 # The operator's kinds: tests/chart/test_chart_alerts.py validates them against
                 # the CRDs' schemas (ci/crd-schemas.sh).
-                "-skip", "ServiceMonitor,PrometheusRule", "-"], input=manifests)
+                "-skip", "ServiceMonitor,PrometheusRule",
+                *(map(str, files) if files else ["-"])], input=manifests)
+
+
+def kubeconform_files(version: str, files: list[Path], schema_root: Path,
+                      cache: Path) -> dict[Path, list[dict]]:
+    """One kubeconform run over `files`: {file: [its result per object]}."""
+    out = kubeconform(None, version, schema_root, cache, *files, output="json")
+    try:
+        report = json.loads(out.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"kubeconform gave no JSON report:\n{out.stdout}\n{out.stderr}")
+    results: dict[Path, list[dict]] = {f: [] for f in files}
+    for r in report.get("resources") or []:
+        assert Path(r["filename"]) in results, f"kubeconform reported a file it was not given: {r}"
+        results[Path(r["filename"])].append(r)
+    return results
+
+
+@pytest.fixture(scope="session")
+def kubeconform_by_version(schema_root, kubeconform_cache, tmp_path_factory):
+    """validated(version) -> {values file: (its render, [kubeconform's result per object])}.
+
+    Every ci values file rendered for `version`, then one kubeconform run over all the renders
+    (each kind's schema compiled once per version, not once per file). Computed on a version's
+    first test, then reused by the other files' tests of that version."""
+    done: dict[str, dict[Path, tuple]] = {}
+
+    def validated(version: str) -> dict[Path, tuple]:
+        if version not in done:
+            tmp = tmp_path_factory.mktemp(f"renders-{version}")
+            renders, written = {}, {}
+            for i, values_file in enumerate(CI_VALUES):
+                renders[values_file] = res = helm_template_raw(files=[values_file],
+                                                               kube_version=version)
+                if res.returncode == 0:
+                    written[values_file] = tmp / f"{i}-{values_file.name}"
+                    written[values_file].write_text(res.stdout)
+            results = kubeconform_files(version, list(written.values()), schema_root,
+                                        kubeconform_cache[version]) if written else {}
+            done[version] = {f: (renders[f], results.get(written.get(f), [])) for f in CI_VALUES}
+        return done[version]
+
+    return validated
 
 
 @pytest.mark.parametrize("version", KUBE_VERSIONS)
 @pytest.mark.parametrize("values_file", CI_VALUES, ids=lambda p: p.name)
-def test_kubeconform(values_file, version, schema_root, kubeconform_cache):
-    res = helm_template_raw(files=[values_file], kube_version=version)
+def test_kubeconform(values_file, version, kubeconform_by_version):
+    res, resources = kubeconform_by_version(version)[values_file]
     major_minor = tuple(int(x) for x in version.split(".")[:2])
     if "type: image" in values_file.read_text() and major_minor < IMAGE_VOLUME_MIN:
         assert res.returncode != 0 and "needs Kubernetes >= 1.35" in res.stderr, res.stderr
         return
     assert res.returncode == 0, res.stderr
-    out = kubeconform(res.stdout, version, schema_root, kubeconform_cache[version])
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert "Invalid: 0, Errors: 0" in out.stdout, out.stdout
-    assert "Valid: 0," not in out.stdout, out.stdout
+    # Every object of the render has a result: valid, or one of the kinds skipped above.
+    rendered = [d for d in yaml.safe_load_all(res.stdout) if d]
+    assert len(resources) == len(rendered), (len(resources), len(rendered), resources)
+    bad = [r for r in resources if r["status"] not in ("statusValid", "statusSkipped")]
+    assert not bad, "\n".join(f"{r['kind']}/{r['name']}: {r['status']} {r['msg']}" for r in bad)
+    assert any(r["status"] == "statusValid" for r in resources), resources
 
 
 def test_kubeconform_rejects_invalid_manifests(schema_root, kubeconform_cache):
@@ -106,6 +158,19 @@ def test_kubeconform_rejects_invalid_manifests(schema_root, kubeconform_cache):
            "    spec: {containers: [{name: c, image: i, bogus: 1}]}\n")
     out = kubeconform(bad, "1.34.0", schema_root, kubeconform_cache["1.34.0"])
     assert out.returncode != 0 and "Invalid: 1" in out.stdout, out.stdout
+
+
+def test_kubeconform_over_several_files_names_the_invalid_one(schema_root, kubeconform_cache,
+                                                               tmp_path):
+    """The batched run the per-file tests read: a bad object is reported under its own file,
+    the good file's objects are all valid."""
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text(helm_template_raw(kube_version="1.34.0").stdout)
+    bad.write_text("apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec: {bogus: 1}\n")
+    results = kubeconform_files("1.34.0", [good, bad], schema_root, kubeconform_cache["1.34.0"])
+    assert [(r["kind"], r["status"]) for r in results[bad]] == [("Service", "statusInvalid")]
+    assert "'bogus' not allowed" in results[bad][0]["msg"], results[bad]
+    assert results[good] and {r["status"] for r in results[good]} == {"statusValid"}, results[good]
 
 
 def test_image_volume_rejected_by_old_schemas(schema_root, kubeconform_cache):
