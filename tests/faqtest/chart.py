@@ -74,10 +74,21 @@ def _flags(values: dict | None, files, sets, set_strings, kube_version,
 def helm_template_raw(values=None, files=None, sets=None, set_strings=None,
                       kube_version=KUBE_VERSION, release="rel",
                       base: Path | None = LOCAL_IMAGES) -> subprocess.CompletedProcess:
-    """`helm template` over chart/ci/local-images.yaml (base=None: chart/values.yaml alone)."""
+    """`helm template` over chart/ci/local-images.yaml (base=None: chart/values.yaml alone).
+
+    The same render asked twice in a process (the same helm, arguments, values and values
+    files' contents; the chart does not change during a run) is run once."""
     cmd = ["helm", "template", release, str(CHART), "--namespace", "faq"]
     cmd += _flags(values, files, sets, set_strings, kube_version, base)
-    return run(cmd, input=json.dumps(values) if values is not None else None)
+    stdin = json.dumps(values) if values is not None else None
+    key = (shutil.which("helm"), tuple(cmd), stdin,
+           tuple(Path(f).read_bytes() for f in files or []))
+    if key not in _renders:
+        _renders[key] = run(cmd, input=stdin)
+    return _renders[key]
+
+
+_renders: dict[tuple, subprocess.CompletedProcess] = {}
 
 
 class Manifests(list):
