@@ -47,6 +47,10 @@ def helm(*args: str, timeout: float = 600, check: bool = True) -> subprocess.Com
     return proc
 
 
+#: The last HTTP error each URL answered (status and the app's JSON error), for messages.
+LAST_ERRORS: dict[str, str] = {}
+
+
 def ask(url: str, question: str = "How do I roll out a new model version?",
         timeout: float = 5) -> tuple[int, str | None]:
     """POST a question; returns (status, model version). A fresh connection each time."""
@@ -57,6 +61,8 @@ def ask(url: str, question: str = "How do I roll out a new model version?",
             body = json.load(r)
             return r.status, body["model"]["version"]
     except urllib.error.HTTPError as e:
+        # The app's JSON error names its reason: say it where a test reports the status.
+        LAST_ERRORS[url] = f"HTTP {e.code}: {e.read()[:300].decode(errors='replace')}"
         return e.code, None
 
 
@@ -98,7 +104,7 @@ class Load:
                     return
             try:
                 status, version = ask(self.url)
-                err = None if status == 200 else f"HTTP {status}"
+                err = None if status == 200 else LAST_ERRORS.get(self.url, f"HTTP {status}")
             except Exception as e:  # connection refused/reset, timeout: all count as failures
                 version, err = None, f"{type(e).__name__}: {e}"
             with self._lock:
@@ -127,9 +133,9 @@ class Load:
 
 def versions_answering(url: str, n: int = 30) -> Counter:
     c: Counter = Counter()
-    for _ in range(n):
+    for i in range(n):
         status, version = ask(url)
-        assert status == 200
+        assert status == 200, f"request {i + 1} of {n} to {url}: {LAST_ERRORS.get(url)}"
         c[version] += 1
     return c
 
