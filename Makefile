@@ -8,9 +8,9 @@ WITH_ENV := ci/with-env
 PHASE := ci/phase
 PYTEST_ARGS ?=
 # `make test` runs its suites side by side: the cluster suite (mostly waiting on rollouts) in
-# two lanes of one worker each, the images suite in a third, every other test file wherever a
+# three lanes of one worker each, the images suite in a fourth, every other test file wherever a
 # worker is free (tests/conftest.py groups them). PYTEST_WORKERS=0 runs them one after another.
-PYTEST_WORKERS ?= 4
+PYTEST_WORKERS ?= 5
 PYTEST_PARALLEL := $(if $(filter-out 0,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder)
 # Each step runs through ci/phase, which records its seconds in FAQ_PHASES: one file per `make`
 # run under build/phases/ (ignored by git). `make up` and `make test` end with the table of the

@@ -114,16 +114,24 @@ def pytest_sessionfinish(session) -> None:
 
 # `make test` runs the suites side by side (pytest-xdist, `--dist loadgroup
 # --no-loadscope-reorder`, PYTEST_WORKERS in the Makefile). A work unit is a group that one worker
-# runs in order: the cluster suite in two lanes (each lane's files one after another, each file
+# runs in order: the cluster suite in three lanes (each lane's files one after another, each file
 # in its own namespaces), the images suite (podman builds and their cache), and otherwise one test
 # file (its module fixtures, such as the embedding reference, are built once). The longest groups
 # go first, so the cluster lanes, which mostly wait on rollouts, overlap everything else.
 # Lane "cluster-nodes" holds the files that change or check every node (test_nodes adds, drains
 # and kills a second node, which it taints for its own pods alone; the smoke tests check that
-# every node is Ready) and test_lifecycle, which balances the lanes (their seconds:
-# docs/benchmarks.md); every other cluster file goes to lane "cluster".
+# every node is Ready); the files of each lane balance the lanes' seconds (docs/benchmarks.md);
+# every cluster file not named here goes to lane "cluster".
 SERIAL_SUITES = ("cluster", "images")
-CLUSTER_NODES_LANE = ("test_cluster_smoke.py", "test_nodes.py", "test_lifecycle.py")
+CLUSTER_LANES = {
+    "cluster-nodes": ("test_cluster_smoke.py", "test_nodes.py", "test_signed_rollout.py",
+                      "test_cluster_kinds.py", "test_batch_job.py", "test_up_down.py"),
+    "cluster-lifecycle": ("test_lifecycle.py", "test_memory_medium.py"),
+}
+#: Handed out first, in this order: the lanes, the images suite and the longest single file (the
+#: runner simulation of pr.yaml, minutes long: it must not be the last file to start); then the
+#: other files as workers free up.
+FIRST_GROUPS = (*CLUSTER_LANES, "cluster", "images", "tests/ci/test_workflows.py")
 
 
 def _suite(item: pytest.Item) -> str:
@@ -134,8 +142,9 @@ def _suite(item: pytest.Item) -> str:
 def _group(item: pytest.Item) -> str:
     path = item.nodeid.split("::")[0]
     suite = _suite(item)
-    if suite == "cluster" and path.rsplit("/", 1)[-1] in CLUSTER_NODES_LANE:
-        return "cluster-nodes"
+    if suite == "cluster":
+        name = path.rsplit("/", 1)[-1]
+        return next((lane for lane, files in CLUSTER_LANES.items() if name in files), "cluster")
     return suite if suite in SERIAL_SUITES else path
 
 
@@ -145,8 +154,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         return
     for item in items:
         item.add_marker(pytest.mark.xdist_group(_group(item)))
-    # the lanes first (nodes, then the other), then images, then the files; stable otherwise
-    order = {"cluster-nodes": 0, "cluster": 1, "images": 2}
+    order = {group: i for i, group in enumerate(FIRST_GROUPS)}
     items.sort(key=lambda item: order.get(_group(item), len(order)))
 
 

@@ -21,14 +21,16 @@ def _item(path: Path) -> SimpleNamespace:
     return SimpleNamespace(nodeid=f"{path.relative_to(ROOT).as_posix()}::test_x")
 
 
-def test_every_cluster_file_is_in_one_of_two_lanes_and_the_node_files_share_one():
+def test_every_cluster_file_is_in_one_of_the_lanes_and_the_node_files_share_one():
     conftest = _conftest()
     files = sorted((ROOT / "tests" / "cluster").glob("test_*.py"))
     lanes = {f.name: conftest._group(_item(f)) for f in files}
-    assert set(lanes.values()) == {"cluster", "cluster-nodes"}, lanes
+    assert set(lanes.values()) == {"cluster", *conftest.CLUSTER_LANES}, lanes
     # test_nodes adds, drains and kills a node; the smoke tests check every node is Ready
     assert lanes["test_nodes.py"] == lanes["test_cluster_smoke.py"] == "cluster-nodes"
-    assert set(conftest.CLUSTER_NODES_LANE) <= set(lanes), "a lane names a file that is gone"
+    named = [f for files in conftest.CLUSTER_LANES.values() for f in files]
+    assert len(named) == len(set(named)), "a file is named in two lanes"
+    assert set(named) <= set(lanes), "a lane names a file that is gone"
 
 
 def test_images_is_one_group_and_other_files_are_their_own():
@@ -45,10 +47,12 @@ def test_the_lanes_and_images_are_handed_out_first():
     marks = []
     items = [SimpleNamespace(nodeid=n, add_marker=marks.append) for n in (
         "tests/app/test_a.py::t", "tests/images/test_i.py::t", "tests/cluster/test_z.py::t",
-        "tests/chart/test_c.py::t", "tests/cluster/test_nodes.py::t")]
+        "tests/chart/test_c.py::t", "tests/cluster/test_nodes.py::t",
+        "tests/cluster/test_lifecycle.py::t", "tests/ci/test_workflows.py::t")]
     config = SimpleNamespace(option=SimpleNamespace(loadgroup=True))
     conftest.pytest_collection_modifyitems(config, items)
     assert [i.nodeid.split("::")[0] for i in items] == [
-        "tests/cluster/test_nodes.py", "tests/cluster/test_z.py", "tests/images/test_i.py",
+        "tests/cluster/test_nodes.py", "tests/cluster/test_lifecycle.py",
+        "tests/cluster/test_z.py", "tests/images/test_i.py", "tests/ci/test_workflows.py",
         "tests/app/test_a.py", "tests/chart/test_c.py"]
-    assert len(marks) == 5
+    assert len(marks) == 7
