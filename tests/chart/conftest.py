@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
-import yaml
 
-from faqtest.chart import KUBE_VERSION, Manifests, helm_template_raw, require_tool
+from faqtest.chart import KUBE_VERSION, Manifests, helm_template_raw, parse_manifests, require_tool
 
 # The Helm the suite runs: Helm 4 (`helm`, the default) or, in the Helm 3 job
 # (`make test-chart-helm3`), FAQ_HELM=helm3: `helm` on PATH is then the pinned Helm 3, for every
@@ -37,7 +36,7 @@ def render():
     def _render(values=None, files=None, sets=None, set_strings=None, kube_version=KUBE_VERSION):
         res = helm_template_raw(values, files, sets, set_strings, kube_version)
         assert res.returncode == 0, f"helm template failed:\n{res.stderr}"
-        return Manifests(d for d in yaml.safe_load_all(res.stdout) if d)
+        return Manifests(parse_manifests(res.stdout))
 
     return _render
 

@@ -9,9 +9,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
-from faqtest.chart import CHART, CI_VALUES, KUBE_VERSION, ROOT, helm_template_raw, require_tool, run
+from faqtest.chart import (CHART, CI_VALUES, KUBE_VERSION, ROOT, helm_template_raw, parse_manifests,
+                           require_tool, run)
 from faqtest.common import chart_min_kube_minor, kube_minor
 
 # Every minor from chart/Chart.yaml's kubeVersion floor to the pinned KUBERNETES_VERSION's.
@@ -143,7 +143,7 @@ def test_kubeconform(values_file, version, kubeconform_by_version):
         return
     assert res.returncode == 0, res.stderr
     # Every object of the render has a result: valid, or one of the kinds skipped above.
-    rendered = [d for d in yaml.safe_load_all(res.stdout) if d]
+    rendered = parse_manifests(res.stdout)
     assert len(resources) == len(rendered), (len(resources), len(rendered), resources)
     bad = [r for r in resources if r["status"] not in ("statusValid", "statusSkipped")]
     assert not bad, "\n".join(f"{r['kind']}/{r['name']}: {r['status']} {r['msg']}" for r in bad)
