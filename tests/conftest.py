@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -9,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -220,12 +222,11 @@ def _registry_binary() -> Path:
     return Path(r.stdout.strip()) / "registry"
 
 
-@pytest.fixture(scope="session")
-def oci_registry(tmp_path_factory):
-    """A CNCF Distribution registry on 127.0.0.1 (a free port), storage in a temporary
-    directory; yields "127.0.0.1:<port>"."""
+@contextlib.contextmanager
+def _registry(d: Path) -> Iterator[str]:
+    """A CNCF Distribution registry on 127.0.0.1 (a free port), storage under `d`; yields
+    "127.0.0.1:<port>" and stops it afterwards."""
     binary = _registry_binary()
-    d = tmp_path_factory.mktemp("registry")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -253,3 +254,18 @@ def oci_registry(tmp_path_factory):
         proc.terminate()
         proc.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def oci_registry(tmp_path_factory):
+    """A registry for the whole session of this process (one xdist worker runs several files
+    against it: a test that must see only its own pushes takes `empty_registry`)."""
+    with _registry(tmp_path_factory.mktemp("registry")) as address:
+        yield address
+
+
+@pytest.fixture
+def empty_registry(tmp_path_factory):
+    """A registry of this test's own, empty at the start."""
+    with _registry(tmp_path_factory.mktemp("registry")) as address:
+        yield address

@@ -282,8 +282,10 @@ def updates_by_dep(records: list[dict]) -> dict[str, dict]:
     return out
 
 
-def test_renovate_proposes_the_new_app_and_model_tags(renovate, oci_registry, tmp_path):
-    registry = oci_registry
+def test_renovate_proposes_the_new_app_and_model_tags(renovate, empty_registry, tmp_path):
+    # A registry of its own: Renovate proposes the newest tag there, and other tests of this
+    # worker push newer ones (the release workflow's model 1.2) to the session's registry.
+    registry = empty_registry
     old = {"faq-engine": push_image(registry, "faq-engine", "1.0.0"),
            "faq-engine-model": push_image(registry, "faq-engine-model", "1.0")}
     repo = clone_worktree(tmp_path / "repo")
