@@ -71,6 +71,7 @@ test: setup venv ## everything: unit, images, chart, CI tooling, cluster lifecyc
 	@# the tests' tools (Go builds, pip, npm) while the cluster comes up
 	$(MAKE) --no-print-directory -o setup -o venv -j3 test-tools renovate cluster-up
 	rc=0; $(PHASE) pytest -- $(WITH_ENV) pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS) || rc=$$?; \
+	$(PHASE) prune -- bash ci/images/prune.sh || echo "warning: ci/images/prune.sh failed" >&2; \
 	$(PHASE) table; exit $$rc
 
 test-app: venv ## the service: trainer, model directory, API, gunicorn (pip only)

@@ -53,6 +53,8 @@ images_done() {
   mapfile -t images <"$built"
   say "images"
   printf '    %s\n' "${images[@]}" >&2
+  # the images these replaced, if any (podman keeps superseded builds until pruned)
+  bash ci/images/prune.sh || echo "warning: ci/images/prune.sh failed" >&2
 }
 
 if [ -n "${KUBECONFIG:-}" ] && [ "$KUBECONFIG" != "$FAQ_CACHE/cluster/kubeconfig" ] \

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Import podman images into the local cluster's containerd (namespace k8s.io), so pods can use
 # them with imagePullPolicy IfNotPresent/Never. Images whose podman image ID is already there
-# (recorded as a label at import) are skipped.
+# (recorded as a label at import) are skipped. Imported images are pinned (containerd's CRI
+# label io.cri-containerd.pinned): no registry can give them back, so the kubelet's image
+# garbage collection must leave them.
 #
 #   bash ci/cluster/load-images.sh localhost/faq-engine:1.0.0 localhost/faq-engine-model:1.0 ...
 set -euo pipefail
@@ -38,5 +40,5 @@ for img in "$@"; do
   if ! ctr_ -n k8s.io images ls -q "name==$name" | grep . >/dev/null; then
     die "image $name not found in containerd after import (names: $(ctr_ -n k8s.io images ls -q | tr '\n' ' '))"
   fi
-  ctr_ -n k8s.io images label "$name" "$label=$id" >/dev/null
+  ctr_ -n k8s.io images label "$name" "$label=$id" io.cri-containerd.pinned=pinned >/dev/null
 done

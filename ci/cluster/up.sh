@@ -349,14 +349,19 @@ clusterDNS: [$DNS_SERVICE_IP]
 resolvConf: /etc/resolv.conf
 rotateCertificates: false
 serializeImagePulls: false
-# Images are imported locally and cannot be pulled again: never garbage-collect them.
+# Image garbage collection as on a real node (the disk is shared with podman, the Go caches and
+# the registry): unused images go when the disk passes 85 % and after an hour unused. Every
+# image but the imported ones is pulled from the local registry and can be pulled again; the
+# imported ones (the pause image, ci/cluster/load-images.sh) are pinned, which the kubelet
+# never collects.
 # And let every pod use any image on the node: by default (KubeletEnsureSecretPulledImages, on
 # since 1.35) an image the kubelet once pulled from the local registry is re-pulled to verify
 # access when a pod names it by another repository (an imported localhost/... tag with the same
 # ID), which fails here. This is a single-tenant test cluster with no private images.
 imagePullCredentialsVerificationPolicy: NeverVerify
-imageGCHighThresholdPercent: 100
-imageGCLowThresholdPercent: 99
+imageGCHighThresholdPercent: 85
+imageGCLowThresholdPercent: 80
+imageMaximumGCAge: 1h
 evictionHard:
   memory.available: 100Mi
   nodefs.available: 1%

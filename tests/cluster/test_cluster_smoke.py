@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,8 @@ from faqtest.common import ci_setting
 from faqtest.kube import LOCAL_KUBECONFIG, Kubectl, http_get, unique_name, wait_for
 
 pytestmark = pytest.mark.cluster
+
+ROOT = Path(__file__).resolve().parents[2]
 
 HTTPD_COMMAND = "echo hello-from-httpd > /www/index.html && exec httpd -f -v -p 8080 -h /www"
 
@@ -70,6 +75,36 @@ def test_local_node_runs_the_pinned_kubernetes_and_containerd(kubectl: Kubectl, 
     assert (state / "created-with").read_text().split() == [
         f"kubernetes={ci_setting('KUBERNETES_VERSION')}", f"containerd={containerd}",
         f"runc={ci_setting('RUNC_VERSION')}"]
+
+
+def test_image_gc_is_on_and_imported_images_are_pinned(kubectl: Kubectl, kubeconfig: str) -> None:
+    """The kubelet garbage-collects unused images (pulled ones come back from the registry), and
+    ci/cluster/load-images.sh pins what it imports, which nothing could pull again: containerd's
+    CRI reports an image with io.cri-containerd.pinned=pinned as pinned, and the kubelet's
+    image GC skips pinned images."""
+    if Path(kubeconfig).resolve() != LOCAL_KUBECONFIG.resolve():
+        return  # FAQ_CLUSTER=existing: that cluster's own settings
+    node = kubectl.json("get", "nodes")["items"][0]["metadata"]["name"]
+    config = json.loads(kubectl("get", "--raw", f"/api/v1/nodes/{node}/proxy/configz").stdout)
+    gc = config["kubeletconfig"]
+    assert gc["imageGCHighThresholdPercent"] < 100 and gc.get("imageMaximumGCAge", "0s") != "0s", gc
+
+    image = f"localhost/faq-engine-pin-test:{uuid.uuid4().hex[:8]}"
+    subprocess.run(["podman", "tag", ci_setting("ALPINE_BASE"), image], check=True)
+    lib = f". {ROOT}/ci/cluster/lib.sh && ctr_ -n k8s.io images"
+    try:
+        subprocess.run(["bash", str(ROOT / "ci/cluster/load-images.sh"), image], check=True,
+                       capture_output=True, text=True)
+        listed = subprocess.run(["bash", "-c", f'{lib} ls "name=={image}"'], check=True,
+                                capture_output=True, text=True).stdout.splitlines()
+        assert len(listed) == 2, listed
+        labels = dict(kv.split("=", 1) for kv in listed[1].split()[-1].split(","))
+        assert labels.get("io.cri-containerd.pinned") == "pinned", labels
+    finally:
+        subprocess.run(["bash", "-c", f'{lib} rm "{image}"'], capture_output=True)
+        # rmi of one of an image's names drops that name only (`podman untag IMAGE` would drop
+        # them all, the base image's own too)
+        subprocess.run(["podman", "rmi", image], capture_output=True)
 
 
 def test_restricted_pod_runs_to_completion(run_pod, restricted_namespace: str) -> None:
