@@ -15,3 +15,4 @@ bash ../ci/images/push.sh $(bash ../ci/images/build.sh) >/dev/null
 python cluster_lifecycle.py
 python prepull_perf.py
 python autoscale_perf.py
+bash go_dwarf.sh

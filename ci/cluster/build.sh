@@ -38,12 +38,12 @@ lane_runtime() {
     echo "building containerd $CONTAINERD_VERSION ..."
     mkdir -p "$ctrd_bin"
     pkg=github.com/containerd/containerd/v2
-    GOBIN="$ctrd_bin.tmp" CGO_ENABLED=0 GOFLAGS=-mod=mod go install -trimpath \
+    GOBIN="$ctrd_bin.tmp" CGO_ENABLED=0 GOFLAGS="$GOFLAGS -mod=mod" go install -trimpath \
       -tags "urfave_cli_no_docs no_btrfs" \
       -ldflags "-s -w -X $pkg/version.Version=$CONTAINERD_VERSION -X $pkg/version.Package=$pkg" \
       "$pkg/cmd/containerd@$CONTAINERD_VERSION" "$pkg/cmd/ctr@$CONTAINERD_VERSION"
     # the shim as upstream builds it: static, no gRPC
-    GOBIN="$ctrd_bin.tmp" CGO_ENABLED=0 GOFLAGS=-mod=mod go install -trimpath \
+    GOBIN="$ctrd_bin.tmp" CGO_ENABLED=0 GOFLAGS="$GOFLAGS -mod=mod" go install -trimpath \
       -tags "urfave_cli_no_docs no_grpc" \
       -ldflags "-s -w -X $pkg/version.Version=$CONTAINERD_VERSION -X $pkg/version.Package=$pkg" \
       "$pkg/cmd/containerd-shim-runc-v2@$CONTAINERD_VERSION"
@@ -59,7 +59,7 @@ lane_runtime() {
     echo "building runc $RUNC_VERSION ..."
     pkg-config --exists libseccomp || { echo "libseccomp-dev is missing: run ci/setup-host.sh" >&2; exit 1; }
     mkdir -p "$runc_bin"
-    GOBIN="$runc_bin.tmp" CGO_ENABLED=1 GOFLAGS=-mod=mod go install -trimpath -buildmode=pie \
+    GOBIN="$runc_bin.tmp" CGO_ENABLED=1 GOFLAGS="$GOFLAGS -mod=mod" go install -trimpath -buildmode=pie \
       -tags "seccomp urfave_cli_no_docs" -ldflags "-s -w" \
       "github.com/opencontainers/runc@$RUNC_VERSION"
     mv "$runc_bin.tmp/runc" "$runc_bin/runc" && rmdir "$runc_bin.tmp"
@@ -68,7 +68,7 @@ lane_runtime() {
   if [ ! -x "$bin/coredns" ]; then
     echo "building coredns $COREDNS_VERSION ..."
     mkdir -p "$bin"
-    GOBIN="$root/gobin" CGO_ENABLED=0 GOFLAGS=-mod=mod go install -trimpath -ldflags "-s -w" \
+    GOBIN="$root/gobin" CGO_ENABLED=0 GOFLAGS="$GOFLAGS -mod=mod" go install -trimpath -ldflags "-s -w" \
       "github.com/coredns/coredns@$COREDNS_VERSION"
     mv "$root/gobin/coredns" "$bin/coredns"
   fi
@@ -81,7 +81,7 @@ lane_kubernetes() {
   if k8s_cached; then echo "kubernetes $k8s: binaries cached in $bin"; return 0; fi
   mkdir -p "$root/src/etcd" "$bin"
   cd "$root/src"
-  export GOFLAGS=-mod=mod CGO_ENABLED=0
+  export GOFLAGS="$GOFLAGS -mod=mod" CGO_ENABLED=0
   # k8s.io/kubernetes replaces its staging modules with local paths at v0.0.0; a wrapper module
   # pins each of them to the published v0.MINOR.PATCH instead.
   local staging_version="v0.${k8s#v1.}" gomod etcd minor ld p

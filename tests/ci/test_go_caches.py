@@ -30,3 +30,23 @@ def test_go_caches_set_in_the_environment_win(tmp_path: Path) -> None:
            "FAQ_CACHE": str(tmp_path / "cache"), "GOMODCACHE": str(tmp_path / "mod"),
            "GOCACHE": str(tmp_path / "build")}
     assert go_env(env) == [str(tmp_path / "mod"), str(tmp_path / "build")]
+
+
+def goflags(env: dict[str, str], times: int = 1) -> str:
+    source = f'. "{ROOT}/ci/versions.env"; ' * times
+    r = subprocess.run(["bash", "-c", f'{source}printf %s "$GOFLAGS"'], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_go_builds_skip_the_compilers_dwarf_once_and_keep_the_callers_goflags(tmp_path: Path) -> None:
+    """ci/versions.env adds -gcflags=all=-dwarf=false to GOFLAGS (the linker's -s -w drops the
+    DWARF anyway); scripts source it again from each other, and the flag stays single."""
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path / "home")}
+    assert goflags(env).split() == ["-gcflags=all=-dwarf=false"]
+    assert goflags(env, times=3).split() == ["-gcflags=all=-dwarf=false"]
+    assert goflags({**env, "GOFLAGS": "-mod=mod"}).split() == ["-mod=mod", "-gcflags=all=-dwarf=false"]
+    r = subprocess.run(["bash", "-c", f'. "{ROOT}/ci/versions.env"; go env GOFLAGS'], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.stdout.split() == ["-gcflags=all=-dwarf=false"], r.stderr
