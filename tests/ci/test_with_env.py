@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -70,3 +72,27 @@ def test_tools_mode_refuses_an_unknown_tool_and_a_missing_list(tmp_path) -> None
     r = subprocess.run([str(ROOT / "ci" / "with-env"), "--tools"], capture_output=True, text=True,
                        timeout=600)
     assert r.returncode == 2 and "usage" in r.stderr, r.stderr
+
+
+
+IMPORTED_FROM_BYTECODE = """
+import importlib.util, json, os, sys
+import flask, gensim, numpy, pytest, schemathesis  # noqa: F401  what the app and tests import
+mods = [m.__name__ for m in list(sys.modules.values())
+        if (getattr(m, "__file__", None) or "").endswith(".py") and m.__file__.startswith(sys.prefix)
+        and not os.path.exists(importlib.util.cache_from_source(m.__file__))]
+print(json.dumps({"modules": len(sys.modules), "without_bytecode": sorted(mods)}))
+"""
+
+
+def test_the_venv_is_byte_compiled_where_python_may_not_write() -> None:
+    """With PYTHONDONTWRITEBYTECODE set (many CI environments and containers do), Python keeps
+    no bytecode, so a venv without it compiles every import in every process: ci/python-env.sh
+    compiles the venv once. Every module the app and the tests import comes from bytecode."""
+    r = subprocess.run([str(ROOT / "ci" / "with-env"), "python", "-c", IMPORTED_FROM_BYTECODE],
+                       capture_output=True, text=True, timeout=600,
+                       env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert r.returncode == 0, r.stderr[-2000:]
+    got = json.loads(r.stdout)
+    assert got["modules"] > 500, got
+    assert got["without_bytecode"] == [], f"{len(got['without_bytecode'])} modules: {got}"
