@@ -15,4 +15,5 @@ bash ../ci/images/push.sh $(bash ../ci/images/build.sh) >/dev/null
 python cluster_lifecycle.py
 python prepull_perf.py
 python autoscale_perf.py
-bash go_dwarf.sh
+bash go_build.sh dwarf
+bash go_build.sh gc

@@ -50,3 +50,21 @@ def test_go_builds_skip_the_compilers_dwarf_once_and_keep_the_callers_goflags(tm
     r = subprocess.run(["bash", "-c", f'. "{ROOT}/ci/versions.env"; go env GOFLAGS'], env=env,
                        capture_output=True, text=True, timeout=60)
     assert r.stdout.split() == ["-gcflags=all=-dwarf=false"], r.stderr
+
+
+def sourced(env: dict[str, str], script: str) -> str:
+    r = subprocess.run(["bash", "-c", f'. "{ROOT}/ci/versions.env"; {script}'], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_go_builds_collect_garbage_less_often_and_only_the_builds(tmp_path: Path) -> None:
+    """ci/versions.env names the builds' GOGC (GO_BUILD_GOGC, above Go's 100; the environment's
+    wins) but exports no GOGC: what sources it, such as the cluster scripts that start the
+    components, runs Go programs at Go's default."""
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path / "home")}
+    assert int(sourced(env, 'printf %s "$GO_BUILD_GOGC"')) > 100
+    assert sourced({**env, "GO_BUILD_GOGC": "150"}, 'printf %s "$GO_BUILD_GOGC"') == "150"
+    assert sourced(env, 'printf %s "${GOGC-unset}"; bash -c \'printf " %s" "${GOGC-unset}"\'') \
+        == "unset unset"

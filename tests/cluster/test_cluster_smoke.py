@@ -107,6 +107,22 @@ def test_image_gc_is_on_and_imported_images_are_pinned(kubectl: Kubectl, kubecon
         subprocess.run(["podman", "rmi", image], capture_output=True)
 
 
+def test_components_run_at_gos_default_gc(kubeconfig: str) -> None:
+    """Only the Go builds of ci/ run at GO_BUILD_GOGC (ci/versions.env); the cluster's components,
+    started by scripts that source the same file, inherit no GOGC."""
+    if Path(kubeconfig).resolve() != LOCAL_KUBECONFIG.resolve():
+        return  # FAQ_CLUSTER=existing: not our processes
+    pids = Path(subprocess.run(["bash", "-c", f'. {ROOT}/ci/cluster/lib.sh && printf %s "$PIDS"'],
+                               check=True, capture_output=True, text=True).stdout)
+    seen = {}
+    for f in sorted(pids.glob("*.pid")):
+        environ = Path(f"/proc/{f.read_text().strip()}/environ")
+        if environ.exists():
+            seen[f.stem] = [v for v in environ.read_bytes().split(b"\0") if v.startswith(b"GOGC=")]
+    assert {"kube-apiserver", "etcd", "kubelet", "containerd"} <= seen.keys(), seen
+    assert not any(seen.values()), seen
+
+
 def test_restricted_pod_runs_to_completion(run_pod, restricted_namespace: str) -> None:
     result = run_pod(restricted_namespace, "id -u; echo done")
     assert result.phase == "Succeeded"

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# What two settings of ci/versions.env save a cold Go build. Compiles helm (ci/versions.env's
+# HELM_VERSION, in a wrapper module like ci/go-tools.sh's) from an EMPTY build cache, in pairs
+# (ABAB), and prints user+sys CPU seconds, wall seconds and the ratio of each pair:
+#
+#   dwarf  the compiler's DWARF (Go's default) against -gcflags=all=-dwarf=false, which
+#          ci/versions.env adds to GOFLAGS: every build links with -s -w, so the linker drops
+#          the DWARF anyway. Both at GOGC=$GO_BUILD_GOGC.
+#   gc     the compiler and linker at Go's GOGC=100 against GOGC=$GO_BUILD_GOGC, which every
+#          `go build` / `go install` of ci/ runs with. Both without the compiler's DWARF.
+#
+# Modules come from the shared module cache (a first run downloads them). About 4 minutes a
+# pair on 2 cores.
+#
+#   bash bench/go_build.sh dwarf|gc [PAIRS]      # default 2 pairs
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=../ci/versions.env
+. "$repo/ci/versions.env"
+what=${1:?usage: bash bench/go_build.sh dwarf|gc [PAIRS]}
+pairs=${2:-2}
+nodwarf=$GOFLAGS
+withdwarf=${GOFLAGS//-gcflags=all=-dwarf=false/}
+case $what in
+  dwarf) a=("$GO_BUILD_GOGC" "$withdwarf" "compiler DWARF") b=("$GO_BUILD_GOGC" "$nodwarf" "-dwarf=false") ;;
+  gc) a=(100 "$nodwarf" "GOGC=100") b=("$GO_BUILD_GOGC" "$nodwarf" "GOGC=$GO_BUILD_GOGC") ;;
+  *) echo "usage: bash bench/go_build.sh dwarf|gc [PAIRS]" >&2; exit 2 ;;
+esac
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export CGO_ENABLED=0
+cd "$work"
+printf 'module faq-engine.local/gobuildbench\n\ngo 1.24\n\nrequire helm.sh/helm/v4 %s\n' "$HELM_VERSION" >go.mod
+printf '//go:build tools\n\npackage tools\n\nimport _ "helm.sh/helm/v4/cmd/helm"\n' >tools.go
+GOFLAGS="$nodwarf -mod=mod" go mod tidy 2>/dev/null
+
+# cold GOGC GOFLAGS: CPU and wall seconds of one build from an empty GOCACHE
+cold() {
+  rm -rf "$work/cache"
+  GOGC=$1 GOCACHE=$work/cache GOFLAGS="$2 -mod=mod" /usr/bin/time -f '%U %S %e' -o "$work/time" \
+    go build -trimpath -ldflags "-s -w" -o "$work/helm" helm.sh/helm/v4/cmd/helm
+  awk '{printf "%.1f %.1f", $1 + $2, $3}' "$work/time"
+}
+echo "helm $HELM_VERSION from an empty build cache (CPU-s = user + sys), $(nproc) cores"
+printf '%-6s %-28s %-28s %s\n' pair "${a[2]} (CPU / wall)" "${b[2]} (CPU / wall)" "CPU ratio"
+for i in $(seq "$pairs"); do
+  read -r a_cpu a_wall <<<"$(cold "${a[0]}" "${a[1]}")"
+  read -r b_cpu b_wall <<<"$(cold "${b[0]}" "${b[1]}")"
+  printf '%-6s %-28s %-28s %s\n' "$i" "$a_cpu / $a_wall" "$b_cpu / $b_wall" \
+    "$(awk -v a="$a_cpu" -v b="$b_cpu" 'BEGIN {printf "%.2fx", b / a}')"
+done
