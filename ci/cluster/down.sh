@@ -74,7 +74,10 @@ done
 # 3. Network: the pods' namespaces, the CNI bridge, CNI's iptables rules, kube-proxy's rules.
 for ns in "${netns[@]}"; do
   umount "$ns" 2>/dev/null || true
-  rm -f "$ns"
+  # `ip netns add` (ci/cluster/node.sh) bind-mounts /run/netns over itself, which hides the pod
+  # namespaces mounted before it: such a file stays busy until the host's /run/netns mount goes.
+  # Leave it (it holds no process any more) rather than stop before the purge.
+  rm -f "$ns" 2>/dev/null || log "warning: $ns is still mounted under a later /run/netns mount; left in place"
 done
 if ip link show "$BRIDGE" >/dev/null 2>&1; then
   log "deleting bridge $BRIDGE"
