@@ -135,6 +135,21 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 [plugins.'io.containerd.grpc.v1.cri']
   stream_server_address = "127.0.0.1"
 EOF
+# Pods' network namespaces live in /run/netns (the CNI plugins mount one file each there). The
+# first `ip netns add` on a host (ci/cluster/node.sh's second node) makes that directory a shared
+# bind mount of itself, which hides every namespace mounted before it: their pods can then never
+# be torn down (`unlinkat ...: device or resource busy`) and hold their node's resources. So make
+# the mount now, as iproute2 does, before containerd creates any; with namespaces already there
+# (a cluster restarted over running pods) leave it to the next clean start.
+mkdir -p /run/netns
+if ! mountpoint -q /run/netns; then
+  if [ -z "$(ls -A /run/netns)" ]; then
+    mount --bind /run/netns /run/netns
+  else
+    log "warning: /run/netns holds namespaces but is not a mount point; a second node's \`ip netns add\` will hide them"
+  fi
+fi
+mountpoint -q /run/netns && mount --make-shared /run/netns
 start_comp containerd "$(fhash "$STATE/etc/containerd.toml" "$CNI_CONF_DIR/10-faq-engine.conflist")" containerd --config "$STATE/etc/containerd.toml"
 wait_comp containerd 30 ctr_ version
 bash "$cluster_dir/registry.sh" >/dev/null # the local OCI registry + its containerd hosts.toml
