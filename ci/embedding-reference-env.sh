@@ -12,8 +12,8 @@ venv=$FAQ_CACHE/embedding-ref-$(sha256sum "$req" | cut -c1-12)
 if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.complete" ]; then
   rm -rf "$venv"
   python3 -m venv "$venv" >&2
-  # --no-compile: modules are compiled when first imported (as in ci/python-env.sh); the tests
-  # import a small part of transformers and jax.
+  # --no-compile, and not compiled afterwards either (unlike ci/python-env.sh): the tests import
+  # a small part of transformers and jax, less than compiling all of them would cost.
   "$venv/bin/pip" install -q --no-compile --disable-pip-version-check -r "$req" >&2
   touch "$venv/.complete"
 fi

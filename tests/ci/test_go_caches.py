@@ -11,11 +11,17 @@ from pathlib import Path
 from faqtest.common import ROOT
 
 
-def go_env(env: dict[str, str]) -> list[str]:
-    r = subprocess.run(["bash", "-c", f'. "{ROOT}/ci/versions.env"; go env GOMODCACHE GOCACHE'],
-                       env=env, capture_output=True, text=True, timeout=60)
+def sourced(env: dict[str, str], script: str, times: int = 1) -> str:
+    """stdout of SCRIPT run by bash after sourcing ci/versions.env TIMES times."""
+    source = f'. "{ROOT}/ci/versions.env"; ' * times
+    r = subprocess.run(["bash", "-c", f"{source}{script}"], env=env,
+                       capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
-    return r.stdout.split()
+    return r.stdout
+
+
+def go_env(env: dict[str, str]) -> list[str]:
+    return sourced(env, "go env GOMODCACHE GOCACHE").split()
 
 
 def test_go_caches_live_under_faq_cache(tmp_path: Path) -> None:
@@ -33,11 +39,7 @@ def test_go_caches_set_in_the_environment_win(tmp_path: Path) -> None:
 
 
 def goflags(env: dict[str, str], times: int = 1) -> str:
-    source = f'. "{ROOT}/ci/versions.env"; ' * times
-    r = subprocess.run(["bash", "-c", f'{source}printf %s "$GOFLAGS"'], env=env,
-                       capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    return r.stdout
+    return sourced(env, 'printf %s "$GOFLAGS"', times)
 
 
 def test_go_builds_skip_the_compilers_dwarf_once_and_keep_the_callers_goflags(tmp_path: Path) -> None:
@@ -47,16 +49,7 @@ def test_go_builds_skip_the_compilers_dwarf_once_and_keep_the_callers_goflags(tm
     assert goflags(env).split() == ["-gcflags=all=-dwarf=false"]
     assert goflags(env, times=3).split() == ["-gcflags=all=-dwarf=false"]
     assert goflags({**env, "GOFLAGS": "-mod=mod"}).split() == ["-mod=mod", "-gcflags=all=-dwarf=false"]
-    r = subprocess.run(["bash", "-c", f'. "{ROOT}/ci/versions.env"; go env GOFLAGS'], env=env,
-                       capture_output=True, text=True, timeout=60)
-    assert r.stdout.split() == ["-gcflags=all=-dwarf=false"], r.stderr
-
-
-def sourced(env: dict[str, str], script: str) -> str:
-    r = subprocess.run(["bash", "-c", f'. "{ROOT}/ci/versions.env"; {script}'], env=env,
-                       capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    return r.stdout
+    assert sourced(env, "go env GOFLAGS").split() == ["-gcflags=all=-dwarf=false"]
 
 
 def test_go_builds_collect_garbage_less_often_and_only_the_builds(tmp_path: Path) -> None:
