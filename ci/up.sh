@@ -69,15 +69,21 @@ else
   export KUBECONFIG
   KUBECONFIG=$(phase cluster --cache "k8s/$KUBERNETES_VERSION/bin/kubelet" -- bash ci/cluster/up.sh)
   # NODES=N (make up NODES=2): nodes 2..N beside the first (ci/cluster/node.sh), so the pods
-  # spread over them; nodes past N from an earlier run are removed.
-  nodes=${NODES:-1}
-  [[ "$nodes" =~ ^[1-9]$ ]] || { echo "NODES=$nodes: give a number of nodes from 1 to 9" >&2; exit 2; }
-  for n in $(bash ci/cluster/node.sh list); do
-    [ "$n" -le "$nodes" ] || bash ci/cluster/node.sh remove "$n"
-  done
-  for ((n = 2; n <= nodes; n++)); do
-    phase "node-$n" -- bash ci/cluster/node.sh add "$n" >/dev/null
-  done
+  # spread over them; nodes past N from an earlier run are removed. Without NODES the nodes added
+  # earlier stay as they are: a `make up` never takes away a node that a test, or a user's
+  # `node.sh add`, is using.
+  added=$(bash ci/cluster/node.sh list | tr '\n' ' ')
+  if [ -n "${NODES:-}" ]; then
+    [[ "$NODES" =~ ^[1-9]$ ]] || { echo "NODES=$NODES: give a number of nodes from 1 to 9" >&2; exit 2; }
+    for n in $added; do
+      [ "$n" -le "$NODES" ] || bash ci/cluster/node.sh remove "$n"
+    done
+    for ((n = 2; n <= NODES; n++)); do
+      phase "node-$n" -- bash ci/cluster/node.sh add "$n" >/dev/null
+    done
+  elif [ -n "$added" ]; then
+    say "keeping node(s) ${added% } added earlier (make up NODES=1 removes them)"
+  fi
   images_done
   say "pushing the images to the local registry ($LOCAL_REGISTRY)"
   pushed_list=$(mktemp)

@@ -41,6 +41,8 @@ from faqtest.lifecycle import (
     ask,
     helm,
     local_install_args,
+    make_up,
+    release_namespace,
     versions_answering,
 )
 
@@ -256,22 +258,14 @@ def test_the_httproute_is_accepted_by_the_api_server(kubectl, make_namespace):
 LOCAL_KEY = FAQ_CACHE / "chart-key"
 
 
-def test_make_up_leaves_the_chart_in_the_registry(kubectl, make_namespace):
+def test_make_up_leaves_the_chart_in_the_registry(kubectl):
     """`bash ci/up.sh` (make up) into a namespace of its own; then `helm show chart` of the
     registry's chart answers with this checkout's Chart.yaml, signKey added."""
-    ns = f"faq-up-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "RELEASE": RELEASE, "NAMESPACE": ns}
-    try:
-        start = time.monotonic()
-        res = subprocess.run(["bash", "ci/up.sh"], cwd=ROOT, env=env, capture_output=True,
-                             text=True, timeout=1800)
-        print(f"\nbash ci/up.sh: exit {res.returncode} in {time.monotonic() - start:.0f}s")
+    with release_namespace(kubectl, "faq-up") as ns:
+        res = make_up(ns)
         assert res.returncode == 0, res.stderr[-4000:]
         assert "pushing the chart to oci://" in res.stderr
         assert '"answers"' in res.stdout, res.stdout
-    finally:
-        helm("uninstall", RELEASE, "-n", ns, "--wait", check=False)
-        kubectl("delete", "namespace", ns, "--wait=false", "--ignore-not-found", check=False)
     shown = helm("show", "chart", CHART_REF, "--version", CHART_META["version"], "--plain-http")
     meta = yaml.safe_load(shown.stdout)
     print(f"helm show chart {CHART_REF} --version {CHART_META['version']}: version "

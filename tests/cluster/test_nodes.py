@@ -10,7 +10,8 @@ continuous load through its Service from this machine and every failed request c
    so the Multi-Attach hang the guard prevents cannot happen on this cluster: see the test);
 4. with `model.prepull`, has the next model on both nodes before its rollout (the new pods
    find the image already on their node);
-5. loses a node (every process of it killed, its pods' packets dropped): figures for how long
+5. is left its node by a `make up` without NODES (one runs beside this module);
+6. loses a node (every process of it killed, its pods' packets dropped): figures for how long
    until traffic is whole again and how many requests failed, and the lost pod replaced on
    the node left after the chart's `nodeFailureTolerationSeconds`.
 
@@ -29,7 +30,16 @@ from pathlib import Path
 
 import pytest
 from faqtest.kube import wait_for
-from faqtest.lifecycle import CHART, RELEASE, ROOT, Load, app_pods, helm, release_namespace
+from faqtest.lifecycle import (
+    CHART,
+    RELEASE,
+    ROOT,
+    Load,
+    app_pods,
+    helm,
+    make_up,
+    release_namespace,
+)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 NODE = "2"
@@ -216,7 +226,20 @@ def test_4_prepull_puts_the_next_model_on_both_nodes_before_the_rollout(
         helm("uninstall", "pre", "-n", ns, "--wait", check=False)
 
 
-def test_5_node_loss_under_load(kubectl, nodes, namespace, url):
+def test_5_make_up_keeps_the_added_node(kubectl, nodes):
+    """`make up` without NODES leaves the nodes added earlier as they are. The cluster suite's
+    other lane runs it (tests/cluster/test_helm4.py) while this module holds its node; when NODES
+    defaulted to 1 that `make up` removed the node under the node-loss test below."""
+    second = nodes[1]
+    with release_namespace(kubectl, "faq-nodes-up", release="up") as ns:
+        res = make_up(ns, release="up")
+        assert res.returncode == 0, res.stderr[-4000:]
+    assert node_sh("list").stdout.split() == [NODE]
+    assert node_ready(kubectl, second) == "True"
+    assert f"keeping node(s) {NODE} added earlier" in res.stderr, res.stderr[-2000:]
+
+
+def test_6_node_loss_under_load(kubectl, nodes, namespace, url):
     first, second = nodes
     # One pod back on the second node: delete one of the two on the first; the soft
     # anti-affinity places its replacement on the node with none.

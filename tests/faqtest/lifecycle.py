@@ -166,6 +166,25 @@ def release_namespace(kubectl, prefix: str, release: str = RELEASE):
         kubectl("delete", "namespace", name, "--wait=false", check=False)
 
 
+def make_up(namespace: str, release: str = RELEASE) -> subprocess.CompletedProcess:
+    """`bash ci/up.sh` (what `make up` runs) into `namespace`, NODES unset: the nodes added
+    earlier stay. One at a time across the workers of `make test` (its image builds and the
+    chart it pushes share build/ and the registry); the caller uninstalls (release_namespace).
+
+    Usage: ``with release_namespace(kubectl, "faq-up") as ns: res = make_up(ns)``
+    """
+    from faqtest.common import exclusive
+
+    env = {k: v for k, v in os.environ.items() if k != "NODES"}
+    env.update(RELEASE=release, NAMESPACE=namespace)
+    with exclusive("images"):
+        start = time.monotonic()
+        res = subprocess.run(["bash", "ci/up.sh"], cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=1800)
+    print(f"\nbash ci/up.sh: exit {res.returncode} in {time.monotonic() - start:.0f}s")
+    return res
+
+
 def app_pods(kubectl, namespace: str, track: str = "stable", release: str = RELEASE) -> list:
     """The release's serving pods of one track (stable or canary), leaving ones left out."""
     pods = kubectl.json("get", "pods", "-l", f"app.kubernetes.io/instance={release},"
