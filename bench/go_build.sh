@@ -5,12 +5,13 @@
 #
 #   dwarf  the compiler's DWARF (Go's default) against -gcflags=all=-dwarf=false, which
 #          ci/versions.env adds to GOFLAGS: every build links with -s -w, so the linker drops
-#          the DWARF anyway. Both at GOGC=$GO_BUILD_GOGC.
-#   gc     the compiler and linker at Go's GOGC=100 against GOGC=$GO_BUILD_GOGC, which every
-#          `go build` / `go install` of ci/ runs with. Both without the compiler's DWARF.
+#          the DWARF anyway. Both at GOGC=$GO_BUILD_GOGC GOMEMLIMIT=$GO_BUILD_GOMEMLIMIT.
+#   gc     the compiler and linker at Go's GOGC=100 against GOGC=$GO_BUILD_GOGC with
+#          GOMEMLIMIT=$GO_BUILD_GOMEMLIMIT, which every `go build` / `go install` of ci/ runs
+#          with. Both without the compiler's DWARF.
 #
 # Modules come from the shared module cache (a first run downloads them). About 4 minutes a
-# pair on 2 cores.
+# pair on 2 cores. Each build's largest process is printed too (max RSS, MB).
 #
 #   bash bench/go_build.sh dwarf|gc [PAIRS]      # default 2 pairs
 set -euo pipefail
@@ -22,8 +23,10 @@ pairs=${2:-2}
 nodwarf=$GOFLAGS
 withdwarf=${GOFLAGS//-gcflags=all=-dwarf=false/}
 case $what in
-  dwarf) a=("$GO_BUILD_GOGC" "$withdwarf" "compiler DWARF") b=("$GO_BUILD_GOGC" "$nodwarf" "-dwarf=false") ;;
-  gc) a=(100 "$nodwarf" "GOGC=100") b=("$GO_BUILD_GOGC" "$nodwarf" "GOGC=$GO_BUILD_GOGC") ;;
+  dwarf) a=("$GO_BUILD_GOGC" "$GO_BUILD_GOMEMLIMIT" "$withdwarf" "compiler DWARF")
+         b=("$GO_BUILD_GOGC" "$GO_BUILD_GOMEMLIMIT" "$nodwarf" "-dwarf=false") ;;
+  gc) a=(100 "" "$nodwarf" "GOGC=100")
+      b=("$GO_BUILD_GOGC" "$GO_BUILD_GOMEMLIMIT" "$nodwarf" "GOGC=$GO_BUILD_GOGC GOMEMLIMIT=$GO_BUILD_GOMEMLIMIT") ;;
   *) echo "usage: bash bench/go_build.sh dwarf|gc [PAIRS]" >&2; exit 2 ;;
 esac
 work=$(mktemp -d)
@@ -34,18 +37,20 @@ printf 'module faq-engine.local/gobuildbench\n\ngo 1.24\n\nrequire helm.sh/helm/
 printf '//go:build tools\n\npackage tools\n\nimport _ "helm.sh/helm/v4/cmd/helm"\n' >tools.go
 GOFLAGS="$nodwarf -mod=mod" go mod tidy 2>/dev/null
 
-# cold GOGC GOFLAGS: CPU and wall seconds of one build from an empty GOCACHE
+# cold GOGC GOMEMLIMIT GOFLAGS: CPU seconds, wall seconds and the largest process's MB of one
+# build from an empty GOCACHE (GOMEMLIMIT empty: Go's default, none)
 cold() {
   rm -rf "$work/cache"
-  GOGC=$1 GOCACHE=$work/cache GOFLAGS="$2 -mod=mod" /usr/bin/time -f '%U %S %e' -o "$work/time" \
+  GOGC=$1 GOMEMLIMIT=${2:-off} GOCACHE=$work/cache GOFLAGS="$3 -mod=mod" \
+    /usr/bin/time -f '%U %S %e %M' -o "$work/time" \
     go build -trimpath -ldflags "-s -w" -o "$work/helm" helm.sh/helm/v4/cmd/helm
-  awk '{printf "%.1f %.1f", $1 + $2, $3}' "$work/time"
+  awk '{printf "%.1f %.1f %.0f", $1 + $2, $3, $4 / 1024}' "$work/time"
 }
 echo "helm $HELM_VERSION from an empty build cache (CPU-s = user + sys), $(nproc) cores"
-printf '%-6s %-28s %-28s %s\n' pair "${a[2]} (CPU / wall)" "${b[2]} (CPU / wall)" "CPU ratio"
+printf '%-6s %-32s %-44s %s\n' pair "${a[3]} (CPU / wall / MB)" "${b[3]} (CPU / wall / MB)" "CPU ratio"
 for i in $(seq "$pairs"); do
-  read -r a_cpu a_wall <<<"$(cold "${a[0]}" "${a[1]}")"
-  read -r b_cpu b_wall <<<"$(cold "${b[0]}" "${b[1]}")"
-  printf '%-6s %-28s %-28s %s\n' "$i" "$a_cpu / $a_wall" "$b_cpu / $b_wall" \
+  read -r a_cpu a_wall a_mb <<<"$(cold "${a[0]}" "${a[1]}" "${a[2]}")"
+  read -r b_cpu b_wall b_mb <<<"$(cold "${b[0]}" "${b[1]}" "${b[2]}")"
+  printf '%-6s %-32s %-44s %s\n' "$i" "$a_cpu / $a_wall / $a_mb" "$b_cpu / $b_wall / $b_mb" \
     "$(awk -v a="$a_cpu" -v b="$b_cpu" 'BEGIN {printf "%.2fx", b / a}')"
 done

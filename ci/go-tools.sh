@@ -102,7 +102,7 @@ if [ ${#todo[@]} -gt 0 ]; then
     local name mod version pkg ld tags pin
     IFS='|' read -r name mod version pkg ld tags pin <<<"$1"
     echo "building $pkg@$version" >&2
-    (cd "$work/$name" && GOGC=$GO_BUILD_GOGC go build -trimpath -tags "$tags" -ldflags "-s -w $ld" -o "$bin/$name.tmp" "$pkg" >&2)
+    (cd "$work/$name" && GOGC=$GO_BUILD_GOGC GOMEMLIMIT=$GO_BUILD_GOMEMLIMIT go build -trimpath -tags "$tags" -ldflags "-s -w $ld" -o "$bin/$name.tmp" "$pkg" >&2)
     mv "$bin/$name.tmp" "$bin/$name"
     echo "$pkg@$version $ld${tags:+ tags=$tags}${pin:+ $pin}" > "$bin/.$name.version"
   }

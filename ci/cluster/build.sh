@@ -38,12 +38,12 @@ lane_runtime() {
     echo "building containerd $CONTAINERD_VERSION ..."
     mkdir -p "$ctrd_bin"
     pkg=github.com/containerd/containerd/v2
-    GOGC=$GO_BUILD_GOGC GOBIN="$ctrd_bin.tmp" CGO_ENABLED=0 GOFLAGS="$GOFLAGS -mod=mod" go install -trimpath \
+    GOGC=$GO_BUILD_GOGC GOMEMLIMIT=$GO_BUILD_GOMEMLIMIT GOBIN="$ctrd_bin.tmp" CGO_ENABLED=0 GOFLAGS="$GOFLAGS -mod=mod" go install -trimpath \
       -tags "urfave_cli_no_docs no_btrfs" \
       -ldflags "-s -w -X $pkg/version.Version=$CONTAINERD_VERSION -X $pkg/version.Package=$pkg" \
       "$pkg/cmd/containerd@$CONTAINERD_VERSION" "$pkg/cmd/ctr@$CONTAINERD_VERSION"
     # the shim as upstream builds it: static, no gRPC
-    GOGC=$GO_BUILD_GOGC GOBIN="$ctrd_bin.tmp" CGO_ENABLED=0 GOFLAGS="$GOFLAGS -mod=mod" go install -trimpath \
+    GOGC=$GO_BUILD_GOGC GOMEMLIMIT=$GO_BUILD_GOMEMLIMIT GOBIN="$ctrd_bin.tmp" CGO_ENABLED=0 GOFLAGS="$GOFLAGS -mod=mod" go install -trimpath \
       -tags "urfave_cli_no_docs no_grpc" \
       -ldflags "-s -w -X $pkg/version.Version=$CONTAINERD_VERSION -X $pkg/version.Package=$pkg" \
       "$pkg/cmd/containerd-shim-runc-v2@$CONTAINERD_VERSION"
@@ -59,7 +59,7 @@ lane_runtime() {
     echo "building runc $RUNC_VERSION ..."
     pkg-config --exists libseccomp || { echo "libseccomp-dev is missing: run ci/setup-host.sh" >&2; exit 1; }
     mkdir -p "$runc_bin"
-    GOGC=$GO_BUILD_GOGC GOBIN="$runc_bin.tmp" CGO_ENABLED=1 GOFLAGS="$GOFLAGS -mod=mod" go install -trimpath -buildmode=pie \
+    GOGC=$GO_BUILD_GOGC GOMEMLIMIT=$GO_BUILD_GOMEMLIMIT GOBIN="$runc_bin.tmp" CGO_ENABLED=1 GOFLAGS="$GOFLAGS -mod=mod" go install -trimpath -buildmode=pie \
       -tags "seccomp urfave_cli_no_docs" -ldflags "-s -w" \
       "github.com/opencontainers/runc@$RUNC_VERSION"
     mv "$runc_bin.tmp/runc" "$runc_bin/runc" && rmdir "$runc_bin.tmp"
@@ -68,7 +68,7 @@ lane_runtime() {
   if [ ! -x "$bin/coredns" ]; then
     echo "building coredns $COREDNS_VERSION ..."
     mkdir -p "$bin"
-    GOGC=$GO_BUILD_GOGC GOBIN="$root/gobin" CGO_ENABLED=0 GOFLAGS="$GOFLAGS -mod=mod" go install -trimpath -ldflags "-s -w" \
+    GOGC=$GO_BUILD_GOGC GOMEMLIMIT=$GO_BUILD_GOMEMLIMIT GOBIN="$root/gobin" CGO_ENABLED=0 GOFLAGS="$GOFLAGS -mod=mod" go install -trimpath -ldflags "-s -w" \
       "github.com/coredns/coredns@$COREDNS_VERSION"
     mv "$root/gobin/coredns" "$bin/coredns"
   fi
@@ -126,7 +126,7 @@ GO
   # (etcd links none of the version packages the -X flags name; they leave it as it was.)
   echo "building ${cmds[*]} etcd (one go build) ..."
   rm -rf "$root/bin.tmp" && mkdir -p "$root/bin.tmp"
-  GOGC=$GO_BUILD_GOGC go build -trimpath -ldflags "$ld" -o "$root/bin.tmp/" "${pkgs[@]}" ./etcd
+  GOGC=$GO_BUILD_GOGC GOMEMLIMIT=$GO_BUILD_GOMEMLIMIT go build -trimpath -ldflags "$ld" -o "$root/bin.tmp/" "${pkgs[@]}" ./etcd
   mv -f "$root/bin.tmp"/* "$bin/" && rmdir "$root/bin.tmp"
   echo "kubernetes $k8s: built into $bin"
 }

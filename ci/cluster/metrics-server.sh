@@ -32,7 +32,7 @@ build() {
     printf '//go:build tools\n\npackage tools\n\nimport _ "sigs.k8s.io/metrics-server/cmd/metrics-server"\n' >tools.go
     go mod tidy
     mkdir -p "$(dirname "$MS_BIN")"
-    GOGC=$GO_BUILD_GOGC CGO_ENABLED=0 go build -trimpath \
+    GOGC=$GO_BUILD_GOGC GOMEMLIMIT=$GO_BUILD_GOMEMLIMIT CGO_ENABLED=0 go build -trimpath \
       -ldflags "-s -w -X k8s.io/client-go/pkg/version.gitVersion=$MS_VERSION" \
       -o "$MS_BIN.tmp" sigs.k8s.io/metrics-server/cmd/metrics-server
   ) >&2

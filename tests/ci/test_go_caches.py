@@ -52,12 +52,22 @@ def test_go_builds_skip_the_compilers_dwarf_once_and_keep_the_callers_goflags(tm
     assert sourced(env, "go env GOFLAGS").split() == ["-gcflags=all=-dwarf=false"]
 
 
-def test_go_builds_collect_garbage_less_often_and_only_the_builds(tmp_path: Path) -> None:
-    """ci/versions.env names the builds' GOGC (GO_BUILD_GOGC, above Go's 100; the environment's
-    wins) but exports no GOGC: what sources it, such as the cluster scripts that start the
-    components, runs Go programs at Go's default."""
+def test_go_builds_collect_garbage_near_a_memory_limit_and_only_the_builds(tmp_path: Path) -> None:
+    """ci/versions.env names the builds' GOGC and GOMEMLIMIT (GO_BUILD_GOGC=off with a
+    GO_BUILD_GOMEMLIMIT that Go accepts; the environment's win) but exports neither: what sources
+    it, such as the cluster scripts that start the components, runs Go programs at Go's defaults."""
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path / "home")}
-    assert int(sourced(env, 'printf %s "$GO_BUILD_GOGC"')) > 100
-    assert sourced({**env, "GO_BUILD_GOGC": "150"}, 'printf %s "$GO_BUILD_GOGC"') == "150"
-    assert sourced(env, 'printf %s "${GOGC-unset}"; bash -c \'printf " %s" "${GOGC-unset}"\'') \
-        == "unset unset"
+    gogc, limit = sourced(env, 'printf "%s %s" "$GO_BUILD_GOGC" "$GO_BUILD_GOMEMLIMIT"').split()
+    assert gogc == "off" or int(gogc) > 100, gogc
+    # the go command is a Go program: a GOMEMLIMIT its runtime cannot parse is fatal to it
+    r = subprocess.run(["go", "version"], env={**env, "GOGC": gogc, "GOMEMLIMIT": limit},
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, f"GOMEMLIMIT={limit}: {r.stderr}"
+    bad = subprocess.run(["go", "version"], env={**env, "GOMEMLIMIT": "2 gigabytes"},
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 and "GOMEMLIMIT" in bad.stderr, bad.stderr
+    assert sourced({**env, "GO_BUILD_GOGC": "150", "GO_BUILD_GOMEMLIMIT": "1GiB"},
+                   'printf "%s %s" "$GO_BUILD_GOGC" "$GO_BUILD_GOMEMLIMIT"') == "150 1GiB"
+    assert sourced(env, 'printf "%s %s" "${GOGC-unset}" "${GOMEMLIMIT-unset}"; '
+                   'bash -c \'printf " %s %s" "${GOGC-unset}" "${GOMEMLIMIT-unset}"\'') \
+        == "unset unset unset unset"

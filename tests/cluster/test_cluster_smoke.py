@@ -108,8 +108,8 @@ def test_image_gc_is_on_and_imported_images_are_pinned(kubectl: Kubectl, kubecon
 
 
 def test_components_run_at_gos_default_gc(kubeconfig: str) -> None:
-    """Only the Go builds of ci/ run at GO_BUILD_GOGC (ci/versions.env); the cluster's components,
-    started by scripts that source the same file, inherit no GOGC."""
+    """Only the Go builds of ci/ run at GO_BUILD_GOGC and GO_BUILD_GOMEMLIMIT (ci/versions.env);
+    the cluster's components, started by scripts that source the same file, inherit neither."""
     if Path(kubeconfig).resolve() != LOCAL_KUBECONFIG.resolve():
         return  # FAQ_CLUSTER=existing: not our processes
     pids = Path(subprocess.run(["bash", "-c", f'. {ROOT}/ci/cluster/lib.sh && printf %s "$PIDS"'],
@@ -118,7 +118,7 @@ def test_components_run_at_gos_default_gc(kubeconfig: str) -> None:
     for f in sorted(pids.glob("*.pid")):
         environ = Path(f"/proc/{f.read_text().strip()}/environ")
         if environ.exists():
-            seen[f.stem] = [v for v in environ.read_bytes().split(b"\0") if v.startswith(b"GOGC=")]
+            seen[f.stem] = [v for v in environ.read_bytes().split(b"\0") if v.startswith((b"GOGC=", b"GOMEMLIMIT="))]
     assert {"kube-apiserver", "etcd", "kubelet", "containerd"} <= seen.keys(), seen
     assert not any(seen.values()), seen
 
