@@ -273,6 +273,13 @@ class Kubectl:
         The pod is deleted afterwards unless ``keep``.
         """
         name = name or unique_name("run")
+        if isinstance(command, str):
+            # A container that exits within milliseconds can lose its output: under load
+            # containerd's CRI closed the stdout fifo on the exit event before its copier had
+            # read it ("Failed to pipe stdout of container ...: reading from a closed fifo", the
+            # pod Succeeded with empty logs). The shell waits a second on its way out, whatever
+            # the exit status, so the copier reads everything while the writer is still there.
+            command = f"trap 'sleep 1' EXIT\n{command}"
         self.apply(self.pod_manifest(name, command, image, **manifest_kwargs), namespace=namespace)
         try:
 
