@@ -8,6 +8,10 @@ throughput  requests/s through HTTP (wrk, fixed concurrency) with 2 workers vs t
 load        model load (verify + map) time for the large model, cold (page cache dropped)
             and warm; the Doc2Vec negative-sampling table rebuilt by gensim's Python loop vs
             the loader's numpy version (the bulk of a large vocabulary's load time)
+startup     CPU seconds of a fresh process that imports the app and loads the sample Doc2Vec
+            model (what every pod start and `faq-engine ask` pays), with gensim's compiled
+            step loaded alone (the app) and after a plain `import gensim` (as before); paired,
+            alternating, median of each
 """
 
 from __future__ import annotations
@@ -126,15 +130,39 @@ def load_time() -> dict:
     return out
 
 
+def startup(runs: int = 7) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        model = Path(tmp) / "model"
+        train(SAMPLE, model)
+        code = ("import resource, sys\n"
+                "if sys.argv[2] == 'gensim': import gensim\n"
+                "from faq_engine.ranking import Ranker\n"
+                "Ranker(sys.argv[1])\n"
+                "u = resource.getrusage(resource.RUSAGE_SELF)\n"
+                "print(u.ru_utime + u.ru_stime)")
+        cpu: dict[str, list[float]] = {"app": [], "gensim": []}
+        for _ in range(runs):
+            for label in cpu:
+                r = subprocess.run([sys.executable, "-c", code, str(model), label], check=True,
+                                   capture_output=True, text=True)
+                cpu[label].append(float(r.stdout.strip().splitlines()[-1]))
+    out = {f"{label}_cpu_s": round(float(np.median(v)), 3) for label, v in cpu.items()}
+    out["ratio_app_over_gensim"] = round(out["app_cpu_s"] / out["gensim_cpu_s"], 3)
+    print(f"startup: import + load the sample model, median CPU of {runs}: "
+          f"{out['app_cpu_s']} s with the compiled step alone, {out['gensim_cpu_s']} s after "
+          f"`import gensim`; ratio {out['ratio_app_over_gensim']}")
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("parts", nargs="*", default=["memory", "throughput", "load"])
+    ap.add_argument("parts", nargs="*", default=["memory", "throughput", "load", "startup"])
     ap.add_argument("--seconds", type=float, default=15)
     ap.add_argument("--concurrency", type=int, default=8)
     args = ap.parse_args()
     results = {}
     for part in args.parts:
-        results[part] = {"memory": memory, "load": load_time,
+        results[part] = {"memory": memory, "load": load_time, "startup": startup,
                          "throughput": lambda: throughput(args.seconds, args.concurrency)}[part]()
     print(json.dumps(results))
     return 0

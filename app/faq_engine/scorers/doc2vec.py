@@ -25,14 +25,16 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib.util
 import json
 import math
 import sys
 import time
+import types
 from dataclasses import asdict
+from pathlib import Path
 
 import numpy as np
-from gensim.models.doc2vec_inner import train_document_dbow
 
 from ..faq import FaqError
 from ..modeldir import MANIFEST, ModelError
@@ -49,6 +51,46 @@ FLOAT = "<f4"
 COUNT = "<i8"
 # gensim's negative-sampling table domain (Word2Vec.make_cum_table)
 DOMAIN = 2**31 - 1
+
+
+def _compiled_step():
+    """gensim's compiled ``train_document_dbow`` without gensim's package ``__init__``.
+
+    ``import gensim`` loads smart_open, scipy.sparse and scipy.stats (whose docstring rewriting
+    alone costs about a CPU second): 1.3-1.5 CPU-s in every process that serves a model, where
+    the compiled step needs only numpy and scipy's BLAS (bench/serve_perf.py ``import`` prints
+    both). Its two extension modules are loaded under bare package modules that are removed
+    again at once, so a later ``import gensim`` (training) runs gensim's own ``__init__`` and
+    finds the same extension modules. If a gensim release makes them need more of gensim, the
+    plain import is used instead.
+    """
+    parents = ("gensim", "gensim.models")
+    if "gensim" in sys.modules:
+        from gensim.models.doc2vec_inner import train_document_dbow
+        return train_document_dbow
+    spec = importlib.util.find_spec("gensim")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("gensim is not installed")
+    root = Path(spec.submodule_search_locations[0])
+    for name, path in zip(parents, (root, root / "models")):
+        bare = types.ModuleType(name)
+        bare.__path__, bare.__package__ = [str(path)], name
+        sys.modules[name] = bare
+    try:
+        from gensim.models.doc2vec_inner import train_document_dbow
+    except ImportError:
+        train_document_dbow = None
+    finally:
+        for name in parents:
+            sys.modules.pop(name, None)
+    if train_document_dbow is None:  # needs more of gensim than its compiled modules
+        for name in ("gensim.models.doc2vec_inner", "gensim.models.word2vec_inner"):
+            sys.modules.pop(name, None)
+        from gensim.models.doc2vec_inner import train_document_dbow
+    return train_document_dbow
+
+
+train_document_dbow = _compiled_step()
 
 
 def _progress(epochs: int, stream=sys.stderr):
