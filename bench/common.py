@@ -22,6 +22,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from faqtest.common import ci_setting  # noqa: E402,F401  (one reader of ci/versions.env for all)
 
 CACHE = Path(os.environ.get("FAQ_CACHE", Path.home() / ".cache" / "faq-engine")) / "bench"
+SAMPLE = Path(__file__).resolve().parents[1] / "app" / "faq_engine" / "data" / "sample-faq.jsonl"
+
+
+def distinct_questions(n: int, seed: int = 3) -> list[str]:
+    """Sample FAQ questions, each made distinct by two words of the FAQ's own vocabulary, so
+    neither kind's query cache (faq_engine.querycache: keyed by the known words or the text)
+    ever hits."""
+    from faq_engine.faq import load_faq
+    from faq_engine.text import tokenize
+
+    entries = load_faq(SAMPLE)
+    base = [e.question for e in entries]
+    vocab = sorted({w for e in entries for w in tokenize(f"{e.question} {e.answer}")})
+    rng, out, seen = random.Random(seed), [], set()
+    while len(out) < n:
+        q = rng.choice(base)
+        extra = tuple(sorted(rng.sample(vocab, 2)))
+        if (q, extra) not in seen:
+            seen.add((q, extra))
+            out.append(f"{q} {extra[0]} {extra[1]}")
+    return out
 
 
 def synthetic_faq(path: Path, entries: int, vocab: int, words: int = 40, seed: int = 1) -> Path:

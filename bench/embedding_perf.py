@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -26,21 +25,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from common import Server, dir_mb, run_wrk, synthetic_faq, wrk_script
+from common import SAMPLE, Server, dir_mb, distinct_questions, run_wrk, synthetic_faq, wrk_script
 
-from faq_engine.faq import load_faq
 from faq_engine.trainer import train
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "app" / "faq_engine" / "data" / "sample-faq.jsonl"
-WORDS = "please quickly today again maybe exactly really still also now".split()
-
-
-def distinct_questions(n: int, seed: int = 3) -> list[str]:
-    """Sample FAQ questions made distinct by a word or two (no cache hits)."""
-    base = [e.question for e in load_faq(SAMPLE)]
-    rng = random.Random(seed)
-    return [f"{rng.choice(base)} {rng.choice(WORDS)} {i}" for i in range(n)]
 
 
 def _run(code: str, *args: str, env: dict | None = None) -> dict:
@@ -54,12 +42,12 @@ import json, sys, time
 import numpy as np
 from faq_engine.ranking import Ranker
 r = Ranker(sys.argv[1]); qs = json.loads(sys.argv[2])
-r.scorers["embedding"].cache_size = 0
+r.scorers["embedding"].cache.size = 0
 for q in qs[:5]: r.answer(q, 3)
 t = []
 for q in qs:
     s = time.perf_counter(); r.answer(q, 3); t.append(time.perf_counter() - s)
-r.scorers["embedding"].cache_size = 1024
+r.scorers["embedding"].cache.size = 1024
 r.answer(qs[0], 3)
 s = time.perf_counter()
 for _ in range(200): r.answer(qs[0], 3)
@@ -102,7 +90,7 @@ INPROC = r"""
 import json, sys, time
 from faq_engine.ranking import Ranker
 r = Ranker(sys.argv[1]); qs = json.loads(sys.argv[2]); secs = float(sys.argv[3])
-r.scorers["embedding"].cache_size = 0
+r.scorers["embedding"].cache.size = 0
 for q in qs[:5]: r.answer(q, 3)
 n = 0; t = time.perf_counter()
 while time.perf_counter() - t < secs:

@@ -23,8 +23,7 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-from common import Server
-from embedding_perf import SAMPLE, distinct_questions
+from common import SAMPLE, Server, distinct_questions
 
 CORES = len(os.sched_getaffinity(0))
 # numpy's BLAS left alone: one thread per core in every process.

@@ -153,16 +153,16 @@ def test_no_word_no_answers_and_stable(ranker):
     assert ranker.rank("?!", 3) == []
     a = ranker.answer("canary release of a new model", 5)
     assert a == ranker.answer("canary release of a new model", 5)  # second one from the cache
-    assert "canary release of a new model" in ranker.scorers["embedding"]._cache
+    assert "canary release of a new model" in ranker.scorers["embedding"].cache
 
 
 def test_query_cache_is_bounded(embedding_model):
     r = Ranker(embedding_model)
     s = r.scorers["embedding"]
-    s.cache_size = 3
+    s.cache.size = 3
     for i in range(6):
         r.rank(f"question number {i}", 1)
-    assert list(s._cache) == [f"question number {i}" for i in (3, 4, 5)]
+    assert list(s.cache) == [f"question number {i}" for i in (3, 4, 5)]
 
 
 def test_http_api_serves_the_kind(embedding_model):

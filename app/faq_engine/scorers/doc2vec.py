@@ -39,6 +39,7 @@ import numpy as np
 from ..faq import FaqError
 from ..modeldir import MANIFEST, ModelError
 from ..params import LIMITS
+from ..querycache import QueryCache
 from ..text import tokenize
 
 VOCAB = "doc2vec.vocab.json"
@@ -287,12 +288,18 @@ class Scorer:
             if not np.isfinite(a).all():
                 raise ModelError(f"{files.dir / name}: a value that is not a finite number", name)
         self.model = InferenceModel(words, syn1neg, table, size, negative)
+        self.cache = QueryCache()
 
     def query_vector(self, tokens: list[str]) -> np.ndarray | None:
-        known = [t for t in tokens if t in self.model.wv.key_to_index]
+        """The unit-length inferred vector of the question's known words (None: no known word),
+        from the cache when these words were asked before (the vector depends on them alone)."""
+        known = tuple(t for t in tokens if t in self.model.wv.key_to_index)
         if not known:
             return None
-        v = self.infer_vector(known)
+        return self.cache.get(known, lambda: self._unit_vector(list(known)))
+
+    def _unit_vector(self, words: list[str]) -> np.ndarray | None:
+        v = self.infer_vector(words)
         n = np.linalg.norm(v)
         return (v / n).astype(np.float32) if n > 0 else None
 

