@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 python eval_ranking.py
 python serve_perf.py
+python go_cli_gc.py
 python attacks.py
 python batch_perf.py
 python threads_perf.py

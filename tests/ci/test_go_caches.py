@@ -71,3 +71,17 @@ def test_go_builds_collect_garbage_near_a_memory_limit_and_only_the_builds(tmp_p
     assert sourced(env, 'printf "%s %s" "${GOGC-unset}" "${GOMEMLIMIT-unset}"; '
                    'bash -c \'printf " %s %s" "${GOGC-unset}" "${GOMEMLIMIT-unset}"\'') \
         == "unset unset unset unset"
+
+
+def test_the_tests_go_commands_collect_near_a_limit_go_accepts() -> None:
+    """faqtest's runners of Go command lines (faqtest.chart.run, faqtest.lifecycle.helm,
+    faqtest.kube.Kubectl) pass GO_CLI_GC, and a Go runtime accepts its limit (one it cannot
+    parse is fatal to the program at start)."""
+    from faqtest.chart import run
+    from faqtest.common import GO_CLI_GC
+
+    assert GO_CLI_GC["GOGC"] == "off" and GO_CLI_GC["GOMEMLIMIT"]
+    r = run(["go", "version"])
+    assert r.returncode == 0, f"GOMEMLIMIT={GO_CLI_GC['GOMEMLIMIT']}: {r.stderr}"
+    seen = dict(line.split("=", 1) for line in run(["env"]).stdout.splitlines() if "=" in line)
+    assert {k: seen.get(k) for k in GO_CLI_GC} == GO_CLI_GC

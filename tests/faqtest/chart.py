@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from faqtest.common import kube_minor
+from faqtest.common import go_cli_env, kube_minor
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "chart"
@@ -50,8 +50,11 @@ def require_tool(name: str) -> str:
 
 
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    """A tool's command line, run to completion from the repository root (Go's collector as
+    for every such command: faqtest.common.go_cli_env)."""
     require_tool(cmd[0])
-    return subprocess.run(cmd, capture_output=True, text=True, cwd=kw.pop("cwd", ROOT), **kw)
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=kw.pop("cwd", ROOT),
+                          env=go_cli_env(kw.pop("env", None)), **kw)
 
 
 def _flags(values: dict | None, files, sets, set_strings, kube_version,

@@ -40,6 +40,18 @@ BAD_ANSWER_BODIES = [
 ]
 
 
+#: What a short-lived Go command line a test runs and waits for (helm, kubectl, kubeconform, ...)
+#: gets in its environment: its collector runs only as the heap nears the limit, not each time
+#: the heap doubles (GOGC=100); such a command holds tens of MB. bench/go_cli_gc.py measures it.
+#: Never for a process left running (a port-forward) or the cluster's daemons.
+GO_CLI_GC = {"GOGC": "off", "GOMEMLIMIT": "512MiB"}
+
+
+def go_cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """``env`` (default: this process's environment) with :data:`GO_CLI_GC`."""
+    return {**(os.environ if env is None else env), **GO_CLI_GC}
+
+
 @contextlib.contextmanager
 def exclusive(name: str) -> Iterator[None]:
     """Hold a lock named `name` that every pytest process on this machine shares (the workers of

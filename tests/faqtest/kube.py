@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faqtest.common import ci_setting
+from faqtest.common import ci_setting, go_cli_env
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER_SCRIPTS = REPO / "ci" / "cluster"
@@ -113,7 +113,8 @@ class Kubectl:
             cmd += ["--namespace", namespace]
         cmd += list(args)
         try:
-            proc = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=timeout)
+            proc = subprocess.run(cmd, input=input, capture_output=True, text=True,
+                                  timeout=timeout, env=go_cli_env())
         except subprocess.TimeoutExpired:
             pytest.fail(f"`{' '.join(cmd)}` did not finish within {timeout}s")
         if check and proc.returncode != 0:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from faqtest.common import go_cli_env
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "chart"
@@ -41,7 +42,7 @@ def local_install_args(app: str, model: str) -> list[str]:
 def helm(*args: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
     """helm with the test session's KUBECONFIG (set by the kubeconfig fixture)."""
     proc = subprocess.run(["helm", *args], capture_output=True, text=True, timeout=timeout,
-                          env=os.environ.copy())
+                          env=go_cli_env())
     if check and proc.returncode != 0:
         pytest.fail(f"helm {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
