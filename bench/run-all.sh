@@ -6,6 +6,7 @@ cd "$(dirname "$0")"
 python eval_ranking.py
 python serve_perf.py
 python go_cli_gc.py
+python kube_get.py
 python attacks.py
 python batch_perf.py
 python threads_perf.py

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from faqtest.common import ci_setting, go_cli_env
+from faqtest.kubeapi import ApiError, ApiReader
 
 REPO = Path(__file__).resolve().parents[2]
 CLUSTER_SCRIPTS = REPO / "ci" / "cluster"
@@ -98,6 +99,7 @@ class Kubectl:
     def __init__(self, binary: str, kubeconfig: str):
         self.binary = binary
         self.kubeconfig = kubeconfig
+        self.api = ApiReader(kubeconfig)
 
     # -- basics -----------------------------------------------------------------------------
     def __call__(
@@ -122,7 +124,19 @@ class Kubectl:
         return proc
 
     def json(self, *args: str, namespace: str | None = None, timeout: float = 60) -> Any:
-        """``kubectl get ... -o json`` (or any command given ``-o json``-able args), parsed."""
+        """``kubectl get ... -o json`` (or any command given ``-o json``-able args), parsed.
+        The common ``get`` forms are asked of the API server directly (faqtest.kubeapi: the
+        same output and errors, without a kubectl process per poll)."""
+        try:
+            got = self.api.get(args, namespace, timeout)
+        except ApiError as e:
+            cmd = [self.binary, "--kubeconfig", self.kubeconfig,
+                   *(["--namespace", namespace] if namespace else []), *args, "-o", "json"]
+            raise KubectlError(subprocess.CompletedProcess(cmd, 1, "", e.stderr)) from None
+        except TimeoutError:
+            pytest.fail(f"`kubectl {' '.join(args)} -o json` (API) did not answer within {timeout}s")
+        if got is not None:
+            return got
         out = self(*args, "-o", "json", namespace=namespace, timeout=timeout).stdout
         return json.loads(out)
 
