@@ -123,6 +123,14 @@ class Kubectl:
             raise KubectlError(proc)
         return proc
 
+    def exists(self, resource: str, name: str, namespace: str | None = None) -> bool:
+        """Whether ``kubectl get RESOURCE NAME`` finds it (False also when the API is down)."""
+        try:
+            self.json("get", resource, name, namespace=namespace)
+        except KubectlError:
+            return False
+        return True
+
     def json(self, *args: str, namespace: str | None = None, timeout: float = 60) -> Any:
         """``kubectl get ... -o json`` (or any command given ``-o json``-able args), parsed.
         The common ``get`` forms are asked of the API server directly (faqtest.kubeapi: the
@@ -180,12 +188,8 @@ class Kubectl:
                 "metadata": {"name": name, "labels": all_labels},
             }
         )
-        self.wait_for(
-            lambda: self("get", "serviceaccount", "default", namespace=name, check=False).returncode
-            == 0,
-            60,
-            f"the default ServiceAccount in {name}",
-        )
+        self.wait_for(lambda: self.exists("serviceaccount", "default", namespace=name), 60,
+                      f"the default ServiceAccount in {name}")
         return name
 
     def events(self, namespace: str) -> str:
