@@ -63,8 +63,27 @@ case "$BASES" in
   public) app_base=() model_base=() ;;
   *) echo "build.sh: BASES must be local or public, not '$BASES'" >&2; exit 2 ;;
 esac
+# podman_build ARGS...: `podman build ARGS`, and once more when it lost a race with an image
+# removal elsewhere on the machine: buildah before 1.43 (Debian 12 has podman 4.3) fails its
+# layer-cache lookup with "checking if cached image exists from a previous build: getting top
+# layer info: layer not known" when a concurrent `podman rmi` removes a layer it is listing
+# (containers/buildah#5674, fixed upstream by ignoring that error). The build is idempotent.
+podman_build() {
+  local log rc=0
+  log=$(mktemp)
+  podman build "$@" 2>"$log" || rc=$?
+  cat "$log" >&2
+  if [ "$rc" != 0 ] && grep -q 'layer not known' "$log"; then
+    echo "build.sh: podman build lost a race with an image removal (buildah#5674); once more" >&2
+    rc=0
+    podman build "$@" || rc=$?
+  fi
+  rm -f "$log"
+  return "$rc"
+}
+
 if [ "$build_app" = 1 ]; then
-  podman build --network host -q -f Dockerfile.app "${app_base[@]}" \
+  podman_build --network host -q -f Dockerfile.app "${app_base[@]}" \
     --build-arg VERSION="$APP_VERSION" --build-arg REVISION="$revision" \
     -t "$APP_IMAGE:$APP_VERSION" . >&2
   echo "$APP_IMAGE:$APP_VERSION"
@@ -97,7 +116,7 @@ sys.exit((m.get("faq_sha256"), m.get("kind"), m.get("format")) != (sys.argv[2], 
   if [ -n "${MODEL_SIGNING_KEY:-}" ]; then
     "$venv/bin/faq-engine" sign --model-dir "$out" --key "$MODEL_SIGNING_KEY" >&2
   fi
-  podman build -q -f Dockerfile.model "${model_base[@]}" \
+  podman_build -q -f Dockerfile.model "${model_base[@]}" \
     --build-arg MODEL_DIR="$out" --build-arg VERSION="$v" --build-arg REVISION="$revision" \
     -t "$MODEL_IMAGE:$v" . >&2
   echo "$MODEL_IMAGE:$v"

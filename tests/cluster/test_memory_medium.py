@@ -16,7 +16,7 @@ import subprocess
 
 import pytest
 from faq_engine.modeldir import MANIFEST, SUMS, dump_manifest, dump_sums, sha256_file
-from faqtest.common import ci_setting
+from faqtest.common import ONE_OFF_BUILD, ci_setting
 from faqtest.lifecycle import CHART, ROOT, helm, local_install_args
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
@@ -50,7 +50,7 @@ def big_model_image(images, push_images, tmp_path_factory) -> dict[str, str]:
     # The busybox-native checksum list covers the manifest too: written anew from it.
     (ctx / "model" / SUMS).write_text(dump_sums(manifest, text))
     shutil.copytree(ROOT / "model-image", ctx / "model-image")
-    subprocess.run(["podman", "build", "-q", "-f", str(ROOT / "Dockerfile.model"),
+    subprocess.run(["podman", "build", *ONE_OFF_BUILD, "-q", "-f", str(ROOT / "Dockerfile.model"),
                     "--build-arg", f"BASE_IMAGE={ci_setting('ALPINE_BASE')}",
                     "--build-arg", "MODEL_DIR=model", "-t", tag, str(ctx)],
                    check=True, capture_output=True)

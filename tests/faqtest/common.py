@@ -52,6 +52,13 @@ def go_cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
     return {**(os.environ if env is None else env), **GO_CLI_GC}
 
 
+#: `podman build` flags for an image a test builds once: no layer cache, so no cache lookup,
+#: which buildah before 1.43 (Debian 12's podman 4.3) fails with "layer not known" when another
+#: worker's `podman rmi` removes a layer meanwhile (containers/buildah#5674; ci/images/build.sh,
+#: which keeps its cache, builds once more instead).
+ONE_OFF_BUILD = ("--layers=false",)
+
+
 @contextlib.contextmanager
 def exclusive(name: str) -> Iterator[None]:
     """Hold a lock named `name` that every pytest process on this machine shares (the workers of
@@ -100,7 +107,7 @@ def build_model_image(model_dir: Path, tag: str, version: str = "unknown") -> st
         shutil.copytree(ROOT / "model-image", ctx / "model-image")
         shutil.copytree(model_dir, ctx / "model")
         base = ci_setting("ALPINE_BASE")
-        subprocess.run(["podman", "build", "-q", "-f", str(ROOT / "Dockerfile.model"),
+        subprocess.run(["podman", "build", *ONE_OFF_BUILD, "-q", "-f", str(ROOT / "Dockerfile.model"),
                         "--build-arg", f"BASE_IMAGE={base}", "--build-arg", "MODEL_DIR=model",
                         "--build-arg", f"VERSION={version}", "-t", tag, str(ctx)], check=True,
                        capture_output=True)

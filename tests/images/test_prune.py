@@ -8,7 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from faqtest.common import ci_setting
+from faqtest.common import ONE_OFF_BUILD, ci_setting
 
 ROOT = Path(__file__).resolve().parents[2]
 PRUNE = ROOT / "ci" / "images" / "prune.sh"
@@ -24,7 +24,7 @@ def build(ctx: Path, tag: str, content: str, title: str | None) -> str:
     label = f'LABEL {TITLE}="{title}"\n' if title else ""
     (ctx / "Dockerfile").write_text(
         f"FROM {ci_setting('ALPINE_BASE')}\n{label}RUN echo {content} > /content\n")
-    podman("build", "-q", "-t", tag, str(ctx))
+    podman("build", *ONE_OFF_BUILD, "-q", "-t", tag, str(ctx))
     return podman("image", "inspect", "--format", "{{.Id}}", tag).stdout.strip()
 
 
