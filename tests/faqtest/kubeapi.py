@@ -136,8 +136,9 @@ class ApiReader:
                 return None
             return self._ctx, self._server
 
-    def _request(self, path: str, timeout: float) -> tuple[int, bytes]:
-        ctx, (host, port) = self._context_or_raise()
+    def _request(self, ctx: ssl.SSLContext, server: tuple[str, int], path: str,
+                 timeout: float) -> tuple[int, bytes]:
+        host, port = server
         for attempt in (1, 2):  # a kept-alive connection the server closed: once more, anew
             conn = getattr(self._local, "conn", None)
             if conn is None:
@@ -162,23 +163,21 @@ class ApiReader:
                 raise
         raise AssertionError("unreachable")
 
-    def _context_or_raise(self):
-        got = self._context()
-        assert got is not None
-        return got
-
-    def usable(self) -> bool:
+    def _usable_context(self) -> tuple[ssl.SSLContext, tuple[str, int]] | None:
+        """The context, or None when this kubeconfig is not one to answer for (or unreadable,
+        as between a cluster's down and up: kubectl then says why)."""
         try:
-            return self._context() is not None
+            return self._context()
         except (OSError, ValueError, KeyError, TypeError, ssl.SSLError, yaml.YAMLError):
-            return False
+            return None
 
     def get(self, args: tuple[str, ...], namespace: str | None, timeout: float) -> Any | None:
         """What ``kubectl get ARGS -o json`` prints, parsed; None when kubectl must answer.
         Raises ApiError (kubectl's error text) for an error status or an unreachable server,
         and TimeoutError when the server does not answer within ``timeout``."""
         parsed = parse_get(args)
-        if parsed is None or not self.usable():
+        context = self._usable_context() if parsed is not None else None
+        if context is None:
             return None
         resource, name, query = parsed
         gv, plural, namespaced = RESOURCES[resource]
@@ -191,11 +190,11 @@ class ApiReader:
         if query:
             path += "?" + urllib.parse.urlencode(query)
         try:
-            status, body = self._request(path, timeout)
-        except TimeoutError:
+            status, body = self._request(*context, path, timeout)
+        except TimeoutError:  # an OSError too, but the caller's to report
             raise
         except OSError as e:
-            host, port = self._server or ("?", 0)
+            host, port = context[1]
             raise ApiError(f"The connection to the server {host}:{port} was refused - did you "
                            f"specify the right host or port? ({e})") from None
         data = json.loads(body)

@@ -57,10 +57,10 @@ DOMAIN = 2**31 - 1
 def _compiled_step():
     """gensim's compiled ``train_document_dbow`` without gensim's package ``__init__``.
 
-    ``import gensim`` loads smart_open, scipy.sparse and scipy.stats (whose docstring rewriting
-    alone costs about a CPU second): 1.3-1.5 CPU-s in every process that serves a model, where
-    the compiled step needs only numpy and scipy's BLAS (bench/serve_perf.py ``import`` prints
-    both). Its two extension modules are loaded under bare package modules that are removed
+    ``import gensim`` loads smart_open, scipy.sparse and scipy.stats (which rewrites hundreds of
+    docstrings as it loads) in every process that serves a model, where the compiled step needs
+    only numpy and scipy's BLAS (``bench/serve_perf.py startup`` measures the difference). Its
+    two extension modules are loaded under bare package modules that are removed
     again at once, so a later ``import gensim`` (training) runs gensim's own ``__init__`` and
     finds the same extension modules. If a gensim release makes them need more of gensim, the
     plain import is used instead.
