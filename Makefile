@@ -29,10 +29,10 @@ help: ## list the targets
 setup: ## host packages and podman settings (apt; needs root): images, cluster, bench only
 	$(PHASE) setup -- bash ci/setup-host.sh
 
-venv: ## the pinned Python venv (pip only, no root), cached outside the repo
+venv: ## the pinned Python venv (PyPI only, no root: ci/uv.sh fills it), cached outside the repo
 	$(PHASE) venv -- bash ci/python-env.sh >/dev/null
 
-helm: venv ## helm alone: the one Go tool `make up` needs
+helm: ## helm alone: the one Go tool `make up` needs
 	$(PHASE) helm --cache bin/helm -- bash ci/go-tools.sh helm >/dev/null
 
 tools: venv ## the tests' tools: the pinned Go tools and checkov's venv, built side by side (no root)
@@ -57,7 +57,9 @@ cluster-up: setup ## local one-node Kubernetes (builds it the first time)
 cluster-down: ## stop the local cluster (keeps binaries and images)
 	bash ci/cluster/down.sh
 
-up: setup helm ## the main job: cluster, images, helm upgrade --install, helm test (MODEL_TAG=2.0: the embedding model; NODES=2: a second node)
+up: setup ## the main job: cluster, images, helm upgrade --install, helm test (MODEL_TAG=2.0: the embedding model; NODES=2: a second node)
+	@# the venv (mostly downloads) while helm compiles
+	$(MAKE) --no-print-directory -o setup -j2 venv helm
 	rc=0; MODEL_TAG=$(MODEL_TAG) NODES=$(NODES) $(WITH_ENV) --tools helm bash ci/up.sh \
 	  $(if $(MODEL_TAG),--set model.tag=$(MODEL_TAG)) || rc=$$?; $(PHASE) table; exit $$rc
 
@@ -74,7 +76,7 @@ test: setup venv ## everything: unit, images, chart, CI tooling, cluster lifecyc
 	$(PHASE) prune -- bash ci/images/prune.sh || echo "warning: ci/images/prune.sh failed" >&2; \
 	$(PHASE) table; exit $$rc
 
-test-app: venv ## the service: trainer, model directory, API, gunicorn (pip only)
+test-app: venv ## the service: trainer, model directory, API, gunicorn (PyPI only)
 	$(WITH_ENV) --python-only pytest tests/app $(PYTEST_ARGS)
 
 test-images: setup tools ## both images built and run with podman; the entrypoint under sh and dash

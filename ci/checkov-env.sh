@@ -16,16 +16,13 @@ if [ ! -x "$dir/bin/checkov" ]; then
   echo "installing checkov into $dir" >&2
   rm -rf "$dir.tmp"
   python3 -m venv "$dir.tmp/venv" >&2
-  # --no-compile: compiled below at the venv's final path (as in ci/python-env.sh).
-  "$dir.tmp/venv/bin/pip" install -q --no-compile --no-deps -r "$root/ci/checkov-requirements.txt" >&2
-  "$dir.tmp/venv/bin/pip" check >&2
+  # Filled by uv (ci/uv.sh), byte-compiled below at the venv's final path (as in ci/python-env.sh).
+  bash "$root/ci/uv.sh" pip install -q --python "$dir.tmp/venv/bin/python" --no-deps \
+    -r "$root/ci/checkov-requirements.txt" >&2
+  bash "$root/ci/uv.sh" pip check -q --python "$dir.tmp/venv/bin/python" >&2
   rm -rf "$dir"; mv "$dir.tmp" "$dir"
-  # venv scripts carry their absolute path: rewrite the shebangs after the move.
-  for f in "$dir"/venv/bin/*; do
-    if [ -f "$f" ] && head -c 200 "$f" | grep -q "^#!$dir.tmp/venv/bin/python"; then
-      sed -i "1s|$dir.tmp|$dir|" "$f"
-    fi
-  done
+  # venv scripts carry their absolute path: rewrite it after the move.
+  grep -lI -F "$dir.tmp" "$dir"/venv/bin/* 2>/dev/null | xargs -r sed -i "s|$dir.tmp|$dir|g"
   mkdir -p "$dir/bin"
   ln -s ../venv/bin/checkov "$dir/bin/checkov"
 fi

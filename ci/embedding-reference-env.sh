@@ -12,9 +12,9 @@ venv=$FAQ_CACHE/embedding-ref-$(sha256sum "$req" | cut -c1-12)
 if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.complete" ]; then
   rm -rf "$venv"
   python3 -m venv "$venv" >&2
-  # --no-compile, and not compiled afterwards either (unlike ci/python-env.sh): the tests import
+  # Filled by uv (ci/uv.sh), and not byte-compiled (unlike ci/python-env.sh): the tests import
   # a small part of transformers and jax, less than compiling all of them would cost.
-  "$venv/bin/pip" install -q --no-compile --disable-pip-version-check -r "$req" >&2
+  bash "$root/ci/uv.sh" pip install -q --python "$venv/bin/python" -r "$req" >&2
   touch "$venv/.complete"
 fi
 echo "$venv/bin/python"
