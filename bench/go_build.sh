@@ -13,13 +13,57 @@
 # Modules come from the shared module cache (a first run downloads them). About 4 minutes a
 # pair on 2 cores. Each build's largest process is printed too (max RSS, MB).
 #
+#   shared what helm's build leaves the Kubernetes build to compile: helm built as
+#          ci/go-tools.sh builds it, into an empty build cache (timed), then, for the wrapper
+#          module of ci/cluster/build.sh in its own graph (--own-graph) and in the one that
+#          also requires helm's module (what it builds in), the packages and Go source bytes
+#          `go build -n` still has to compile, against all of them. Counts, not timings:
+#          the cold `make up` phase table gives the seconds (docs/benchmarks.md).
+#
 #   bash bench/go_build.sh dwarf|gc [PAIRS]      # default 2 pairs
+#   bash bench/go_build.sh shared
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source-path=SCRIPTDIR source=../ci/versions.env
 . "$repo/ci/versions.env"
-what=${1:?usage: bash bench/go_build.sh dwarf|gc [PAIRS]}
+what=${1:?usage: bash bench/go_build.sh dwarf|gc|shared [PAIRS]}
 pairs=${2:-2}
+if [ "$what" = shared ]; then
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  export GOCACHE=$work/cache CGO_ENABLED=0
+  /usr/bin/time -f '%U %S %e' -o "$work/time" \
+    env FAQ_CACHE="$work/faq" bash "$repo/ci/go-tools.sh" helm >/dev/null
+  echo "helm $HELM_VERSION (ci/go-tools.sh) into an empty build cache:" \
+    "$(awk '{printf "%.1f CPU-s, %.0f s wall", $1 + $2, $3}' "$work/time")"
+  cmds=(kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl kubeadm)
+  # to_compile DIR CACHE: "PACKAGES BYTES" that `go build -n` in DIR would compile with CACHE
+  to_compile() {
+    (cd "$1" && GOCACHE=$2 GOFLAGS="$GOFLAGS -mod=mod" go build -n -trimpath -o "$work/out/" \
+       "${cmds[@]/#/k8s.io/kubernetes/cmd/}" ./etcd 2>&1 \
+     | sed -n 's/.*compile -o .* -p \([^ ]*\) .*/\1/p' | sort -u | grep -vx main >"$work/pkgs"
+     xargs go list -f '{{.Dir}} {{join .GoFiles " "}}' <"$work/pkgs" 2>/dev/null \
+     | python3 -c 'import os, sys
+n = b = 0
+for line in sys.stdin:
+    d, *files = line.split()
+    n += 1
+    b += sum(os.path.getsize(os.path.join(d, f)) for f in files)
+print(n, b)')
+  }
+  printf '%-38s %-28s %s\n' "Kubernetes $KUBERNETES_VERSION + etcd in" "left to compile after helm" "source MB left"
+  for graph in --own-graph shared; do
+    dir=$work/$graph
+    bash "$repo/ci/cluster/build.sh" --module "$dir" "${graph/shared/}" 2>/dev/null
+    read -r all_n all_b <<<"$(to_compile "$dir" "$work/empty")"
+    read -r n b <<<"$(to_compile "$dir" "$GOCACHE")"
+    label="its own module graph"; [ "$graph" = shared ] && label="one graph with helm's module"
+    printf '%-38s %-28s %s\n' "$label" \
+      "$n of $all_n packages" \
+      "$(awk -v b="$b" -v a="$all_b" 'BEGIN {printf "%.0f of %.0f (%.2fx)", b / 1e6, a / 1e6, b / a}')"
+  done
+  exit 0
+fi
 nodwarf=$GOFLAGS
 withdwarf=${GOFLAGS//-gcflags=all=-dwarf=false/}
 case $what in

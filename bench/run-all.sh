@@ -19,3 +19,5 @@ python prepull_perf.py
 python autoscale_perf.py
 bash go_build.sh dwarf
 bash go_build.sh gc
+bash go_build.sh shared
+python venv_install.py test checkov reference

@@ -77,14 +77,17 @@ lane_runtime() {
 }
 
 # --- Kubernetes and etcd: one `go build` ------------------------------------------------------
-lane_kubernetes() {
-  if k8s_cached; then echo "kubernetes $k8s: binaries cached in $bin"; return 0; fi
-  mkdir -p "$root/src/etcd" "$bin"
-  cd "$root/src"
+# k8s_module DIR [--own-graph]: the wrapper module the Kubernetes commands and etcd build in,
+# resolved. Without --own-graph it also requires helm's module (below: why); bench/go_build.sh
+# shared builds in both (`bash ci/cluster/build.sh --module DIR [--own-graph]`).
+k8s_module() {
+  local dir=$1 share=${2:-}
+  mkdir -p "$dir/etcd"
+  cd "$dir"
   export GOFLAGS="$GOFLAGS -mod=mod" CGO_ENABLED=0
   # k8s.io/kubernetes replaces its staging modules with local paths at v0.0.0; a wrapper module
   # pins each of them to the published v0.MINOR.PATCH instead.
-  local staging_version="v0.${k8s#v1.}" gomod etcd minor ld p
+  local staging_version="v0.${k8s#v1.}" gomod etcd
   gomod=$(go mod download -json "k8s.io/kubernetes@$k8s" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')
   if [ ! -f go.mod ]; then
     {
@@ -112,10 +115,24 @@ GO
   fi
   echo "resolving modules for kubernetes $k8s ..."
   # Every package at the pinned version (a bare `go get` would upgrade to the newest release),
-  # and etcd at the version Kubernetes' own go.mod requires.
+  # and etcd at the version Kubernetes' own go.mod requires. And helm's module (HELM_VERSION,
+  # required, not built here): the dependencies Kubernetes shares with helm (k8s.io/api,
+  # apimachinery, client-go, kubectl, golang.org/x/*, protobuf, gRPC, ...) resolve to the versions
+  # of helm's own build (ci/go-tools.sh: helm at client-go v0.MINOR of this Kubernetes), the newer
+  # patch or minor of each where the two differ, so each of those packages compiles once for
+  # both: `make up` builds helm first and the cluster build finds them compiled (about half of
+  # its source; bench/go_build.sh shared prints what is left to compile).
   etcd=$(awk '$1 == "go.etcd.io/etcd/server/v3" {print $2}' "$gomod")
-  go get "${pkgs[@]/%/@$k8s}" "go.etcd.io/etcd/server/v3/etcdmain@$etcd"
+  local get=("${pkgs[@]/%/@$k8s}" "go.etcd.io/etcd/server/v3/etcdmain@$etcd")
+  [ "$share" = --own-graph ] || get+=("helm.sh/helm/v4@$HELM_VERSION")
+  go get "${get[@]}"
+}
 
+lane_kubernetes() {
+  if k8s_cached; then echo "kubernetes $k8s: binaries cached in $bin"; return 0; fi
+  mkdir -p "$bin"
+  k8s_module "$root/src"
+  local minor ld p
   minor=${k8s#v1.}; minor=${minor%%.*}
   ld="-s -w"
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
@@ -130,6 +147,8 @@ GO
   mv -f "$root/bin.tmp"/* "$bin/" && rmdir "$root/bin.tmp"
   echo "kubernetes $k8s: built into $bin"
 }
+
+if [ "${1:-}" = --module ]; then k8s_module "${2:?usage: build.sh --module DIR [--own-graph]}" "${3:-}" >&2; exit 0; fi
 
 # prefix NAME: stdin to stderr, every line prefixed by [NAME] (the lanes' output interleaves).
 prefix() { sed -u "s/^/[$1] /" >&2; }
