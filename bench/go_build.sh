@@ -20,14 +20,70 @@
 #          `go build -n` still has to compile, against all of them. Counts, not timings:
 #          the cold `make up` phase table gives the seconds (docs/benchmarks.md).
 #
-#   bash bench/go_build.sh dwarf|gc [PAIRS]      # default 2 pairs
+#   inline promtool (PROMETHEUS_VERSION, as ci/go-tools.sh builds it) from an empty build
+#          cache with Go's inlining and without it (-l, which ci/go-tools.sh adds for the tools
+#          a run uses a handful of times), in pairs; then what each binary costs to run:
+#          `promtool check rules --lint=all` of 400 rules, CPU per call over 20 calls.
+#
+#   bash bench/go_build.sh dwarf|gc|inline [PAIRS]   # default 2 pairs
 #   bash bench/go_build.sh shared
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source-path=SCRIPTDIR source=../ci/versions.env
 . "$repo/ci/versions.env"
-what=${1:?usage: bash bench/go_build.sh dwarf|gc|shared [PAIRS]}
+what=${1:?usage: bash bench/go_build.sh dwarf|gc|inline|shared [PAIRS]}
 pairs=${2:-2}
+if [ "$what" = inline ]; then
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  export CGO_ENABLED=0
+  cd "$work"
+  pkg=github.com/prometheus/prometheus/cmd/promtool
+  printf 'module faq-engine.local/gobuildbench\n\ngo 1.24\n\nrequire github.com/prometheus/prometheus %s\n' \
+    "$PROMETHEUS_VERSION" >go.mod
+  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >tools.go
+  go mod tidy 2>/dev/null
+  inlined=$GOFLAGS
+  noinline=${GOFLAGS/-gcflags=all=-dwarf=false/\'-gcflags=all=-dwarf=false -l\'}
+  # build NAME GOFLAGS: "CPU-s wall-s" of promtool from an empty build cache, into ./NAME
+  build() {
+    rm -rf "$work/cache"
+    GOCACHE=$work/cache GOFLAGS=$2 GOGC=$GO_BUILD_GOGC GOMEMLIMIT=$GO_BUILD_GOMEMLIMIT \
+      /usr/bin/time -f '%U %S %e' -o "$work/time" \
+      go build -trimpath -tags remove_all_sd -ldflags "-s -w" -o "$work/$1" "$pkg"
+    awk '{printf "%.1f %.0f", $1 + $2, $3}' "$work/time"
+  }
+  echo "promtool $PROMETHEUS_VERSION from an empty build cache (CPU-s = user + sys), $(nproc) cores"
+  printf '%-6s %-26s %-26s %s\n' pair "inlining (CPU / wall)" "-l (CPU / wall)" "CPU ratio"
+  for i in $(seq "$pairs"); do
+    read -r a a_wall <<<"$(build promtool-inlined "$inlined")"
+    read -r b b_wall <<<"$(build promtool-l "$noinline")"
+    printf '%-6s %-26s %-26s %s\n' "$i" "$a / $a_wall" "$b / $b_wall" \
+      "$(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2fx", b / a}')"
+  done
+  { echo "groups:"; echo "- name: bench"; echo "  rules:"
+    for r in $(seq 400); do
+      echo "  - alert: Bench$r"
+      echo "    expr: sum by (pod) (rate(http_requests_total{code=~\"5..\",job=\"j$r\"}[5m])) / sum by (pod) (rate(http_requests_total{job=\"j$r\"}[5m])) > 0.05"
+      echo "    for: 5m"
+      echo "    labels: {severity: warning}"
+      echo "    annotations: {summary: \"errors $r\", description: \"{{ \$value }} of requests fail\"}"
+    done; } >rules.yaml
+  # run BINARY: CPU ms per `check rules` call over 20 calls (the children's rusage)
+  run() {
+    /usr/bin/time -f '%U %S' -o "$work/time" \
+      sh -c 'for i in $(seq 20); do "$0" check rules --lint=all rules.yaml >/dev/null; done' "$work/$1"
+    awk '{printf "%.1f", ($1 + $2) * 1000 / 20}' "$work/time"
+  }
+  a=0 b=0
+  for _ in 1 2; do  # ABAB
+    a=$(awk -v x="$a" -v y="$(run promtool-inlined)" 'BEGIN {print x + y / 2}')
+    b=$(awk -v x="$b" -v y="$(run promtool-l)" 'BEGIN {print x + y / 2}')
+  done
+  echo "promtool check rules --lint=all (400 rules): inlining $a ms CPU per call, -l $b ms" \
+    "($(awk -v a="$a" -v b="$b" 'BEGIN {printf "%.2fx", b / a}'))"
+  exit 0
+fi
 if [ "$what" = shared ]; then
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT

@@ -56,6 +56,15 @@ tools=(
   # check and unit-test rules and parse PromQL, which need none of them.
   "promtool|github.com/prometheus/prometheus|$PROMETHEUS_VERSION|github.com/prometheus/prometheus/cmd/promtool|-X github.com/prometheus/common/version.Version=$PROMETHEUS_VERSION|remove_all_sd|"
 )
+# Built with Go's inlining, as upstream builds them: the tools a `make test` runs hundreds of
+# times (helm, helm3, kubeconform) and the cluster's registry, which serves every push and pull.
+# Every other tool runs a handful of times per run (ct, helm-docs, actionlint, kube-score, oras,
+# cosign, syft, promtool), and is compiled without it (-gcflags=all=-l, beside ci/versions.env's
+# -dwarf=false): the same program, a fifth less CPU to build cold, more per call to run (a few
+# CPU-seconds over a whole `make test`); bench/go_build.sh inline prints both ratios. The
+# version stamp leaves it out: a tool built either way is the same program and is kept.
+inlined=" helm helm3 kubeconform registry "
+noinline_goflags=${GOFLAGS/-gcflags=all=-dwarf=false/\'-gcflags=all=-dwarf=false -l\'}
 wanted=("$@")
 [ ${#wanted[@]} -gt 0 ] || wanted=(helm helm3 ct kubeconform helm-docs actionlint kube-score)
 known=" ${tools[*]%%|*} "
@@ -101,8 +110,10 @@ if [ ${#todo[@]} -gt 0 ]; then
   build() { # build TOOL-LINE: one tool into $bin, then its version stamp
     local name mod version pkg ld tags pin
     IFS='|' read -r name mod version pkg ld tags pin <<<"$1"
+    local goflags=$GOFLAGS
+    [[ "$inlined" == *" $name "* ]] || goflags=$noinline_goflags
     echo "building $pkg@$version" >&2
-    (cd "$work/$name" && GOGC=$GO_BUILD_GOGC GOMEMLIMIT=$GO_BUILD_GOMEMLIMIT go build -trimpath -tags "$tags" -ldflags "-s -w $ld" -o "$bin/$name.tmp" "$pkg" >&2)
+    (cd "$work/$name" && GOFLAGS=$goflags GOGC=$GO_BUILD_GOGC GOMEMLIMIT=$GO_BUILD_GOMEMLIMIT go build -trimpath -tags "$tags" -ldflags "-s -w $ld" -o "$bin/$name.tmp" "$pkg" >&2)
     mv "$bin/$name.tmp" "$bin/$name"
     echo "$pkg@$version $ld${tags:+ tags=$tags}${pin:+ $pin}" > "$bin/.$name.version"
   }
