@@ -43,9 +43,10 @@ tools: venv ## the tests' tools: the pinned Go tools and checkov's venv, built s
 renovate: ## the pinned Renovate and its node (npm, no root), for the CI tests
 	$(PHASE) renovate -- bash ci/renovate/install.sh >/dev/null
 
-test-tools: tools ## plus what only the tests use: promtool, cosign, syft, the Prometheus Operator CRD schemas
-	$(PHASE) promtool --cache bin/promtool -- bash ci/go-tools.sh promtool >/dev/null
-	$(PHASE) cosign+syft --cache bin/syft -- bash ci/go-tools.sh cosign syft >/dev/null
+test-tools: venv ## the tools plus what only the tests use: promtool, cosign, syft (one ci/go-tools.sh: resolved at once, built two at a time), the Prometheus Operator CRD schemas
+	$(PHASE) checkov -- bash ci/checkov-env.sh >/dev/null & pid=$$!; rc=0; \
+	$(PHASE) go-tools --cache bin/syft -- bash ci/go-tools.sh +promtool +cosign +syft >/dev/null || rc=$$?; \
+	wait $$pid || rc=$$?; exit $$rc
 	$(PHASE) crd-schemas -- bash ci/crd-schemas.sh >/dev/null
 
 images: setup ## build the app image, Doc2Vec model images 1.0 and 1.1, embedding model 2.0 (podman)

@@ -12,9 +12,13 @@
 #                                     `make test-chart`, not `make up`), and so are `cosign`
 #                                     and `syft` (image signatures and SBOMs: ci/images/sign.sh,
 #                                     i.e. ci/release of an image, and the image tests)
+#   bash ci/go-tools.sh +promtool +cosign +syft
+#                                     the tools of the first form and these (`make test-tools`:
+#                                     every tool a test runs, in one go)
 #
-# Tools to build are resolved (modules downloaded) all at once, then built two at a time, all in
-# the one module and build cache of ci/versions.env (GOMODCACHE, GOCACHE under $FAQ_CACHE).
+# Tools to build are resolved (modules downloaded) all at once, then built two at a time, the
+# largest first (so that the last builds to end are short ones), all in the one module and build
+# cache of ci/versions.env (GOMODCACHE, GOCACHE under $FAQ_CACHE).
 #
 # Each tool is built inside a throwaway wrapper module that requires the pinned version:
 # `go install pkg@version` would also read the module's version list, which the proxy refuses
@@ -65,23 +69,49 @@ tools=(
 # version stamp leaves it out: a tool built either way is the same program and is kept.
 inlined=" helm helm3 kubeconform registry "
 noinline_goflags=${GOFLAGS/-gcflags=all=-dwarf=false/\'-gcflags=all=-dwarf=false -l\'}
+# The order builds start in: by the CPU each takes to build cold, the largest first.
+largest_first=(syft cosign helm3 helm promtool ct oras registry kube-score helm-docs actionlint kubeconform)
+default=(helm helm3 ct kubeconform helm-docs actionlint kube-score)
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(helm helm3 ct kubeconform helm-docs actionlint kube-score)
+if [ ${#wanted[@]} -eq 0 ]; then
+  wanted=("${default[@]}")
+elif [[ "${wanted[0]}" == +* ]]; then
+  for w in "${wanted[@]}"; do
+    [[ "$w" == +* ]] || { echo "go-tools.sh: give either names or +names, not both" >&2; exit 2; }
+  done
+  wanted=("${default[@]}" "${wanted[@]#+}")
+fi
 known=" ${tools[*]%%|*} "
 for w in "${wanted[@]}"; do
   [[ "$known" == *" $w "* ]] || { echo "go-tools.sh: unknown tool '$w' (known:$known)" >&2; exit 2; }
 done
-# One installer at a time (several checkouts share the cache); the others wait and reuse.
-exec 9>"$bin/.go-tools.lock"
-flock 9
-todo=()
-for t in "${tools[@]}"; do
-  IFS='|' read -r name mod version pkg ld tags pin <<<"$t"
-  [[ " ${wanted[*]} " == *" $name "* ]] || continue
-  stamp="$pkg@$version $ld${tags:+ tags=$tags}${pin:+ $pin}"
-  if [ -x "$bin/$name" ] && [ "$(cat "$bin/.$name.version" 2>/dev/null)" = "$stamp" ]; then continue; fi
-  todo+=("$t")
-done
+[ "$(printf '%s\n' "${largest_first[@]}" | sort)" = "$(printf '%s\n' "${tools[@]%%|*}" | sort)" ] \
+  || { echo "go-tools.sh: largest_first must name every tool once" >&2; exit 2; }
+# find_todo: the wanted tools not built at their stamp, into todo (largest first)
+find_todo() {
+  todo=()
+  local first t name mod version pkg ld tags pin stamp
+  for first in "${largest_first[@]}"; do
+    for t in "${tools[@]}"; do
+      IFS='|' read -r name mod version pkg ld tags pin <<<"$t"
+      [ "$name" = "$first" ] || continue
+      [[ " ${wanted[*]} " == *" $name "* ]] || continue
+      stamp="$pkg@$version $ld${tags:+ tags=$tags}${pin:+ $pin}"
+      if [ -x "$bin/$name" ] && [ "$(cat "$bin/.$name.version" 2>/dev/null)" = "$stamp" ]; then continue; fi
+      todo+=("$t")
+    done
+  done
+}
+find_todo
+if [ ${#todo[@]} -gt 0 ]; then
+  # One installer at a time (several checkouts share the cache); the others wait and reuse.
+  # Taken only when something is to build: a run whose tools are all built never waits for
+  # another run's build of other tools (the cluster's `go-tools.sh registry` beside `make
+  # test-tools`).
+  exec 9>"$bin/.go-tools.lock"
+  flock 9
+  find_todo
+fi
 if [ ${#todo[@]} -gt 0 ]; then
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
